@@ -1,0 +1,218 @@
+package state
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/gofrs/flock"
+	"gopkg.in/yaml.v3"
+)
+
+// MaxFileSize bounds what is read: a larger file is unusable, never parsed.
+const MaxFileSize = 1 << 20
+
+// DefaultLockTimeout bounds the wait for another process's lock. Holders keep
+// it for one read-modify-write (about a millisecond), so reaching it means a
+// stuck holder, and telemetry gives up rather than delay its host.
+const DefaultLockTimeout = 2 * time.Second
+
+// ErrUnusable is wrapped by every error about a state file that exists but
+// cannot be used. Such a file is never written over.
+var ErrUnusable = errors.New("state file unusable")
+
+// ErrLockTimeout is returned when the lock could not be taken in time.
+var ErrLockTimeout = errors.New("state file lock timed out")
+
+// Store reads and changes one state file.
+type Store struct {
+	path        string
+	lockTimeout time.Duration
+}
+
+// New returns a Store for the file at path. Nothing is touched until Load or
+// Update is called.
+func New(path string) *Store {
+	return &Store{path: path, lockTimeout: DefaultLockTimeout}
+}
+
+// Path returns the state file's path.
+func (s *Store) Path() string { return s.path }
+
+// LockPath returns the path of the lock file kept beside the state file.
+func (s *Store) LockPath() string { return s.path + ".lock" }
+
+// Load reads the file without taking the lock; writers replace the file
+// whole, so this always sees a complete version. A missing file gives an
+// error for which errors.Is(err, fs.ErrNotExist) holds.
+func (s *Store) Load() (*State, error) {
+	b, err := readBounded(s.path)
+	if err != nil {
+		return nil, err
+	}
+	return parse(s.path, b)
+}
+
+// Update runs fn on the current state under an exclusive cross-process lock
+// and writes the result back atomically. A missing file starts as an empty
+// State (Existed reports false); fn decides whether to give it an identity.
+// When fn returns an error nothing is written and the error is returned.
+// Nothing is written either when fn changed nothing.
+func (s *Store) Update(ctx context.Context, fn func(*State) error) error {
+	unlock, err := s.lock(ctx)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+
+	old, err := readBounded(s.path)
+	var st *State
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		st = &State{}
+	case err != nil:
+		return err
+	default:
+		if st, err = parse(s.path, old); err != nil {
+			return err
+		}
+	}
+	if err := fn(st); err != nil {
+		return err
+	}
+	out, err := yaml.Marshal(st)
+	if err != nil {
+		return fmt.Errorf("state: encode: %w", err)
+	}
+	if st.existed && bytes.Equal(out, old) {
+		return nil
+	}
+	return writeAtomic(s.path, out)
+}
+
+func (s *Store) lock(ctx context.Context) (unlock func(), err error) {
+	if err := os.MkdirAll(filepath.Dir(s.path), 0o700); err != nil {
+		return nil, fmt.Errorf("state: create folder: %w", err)
+	}
+	ctx, cancel := context.WithTimeout(ctx, s.lockTimeout)
+	defer cancel()
+	l := flock.New(s.LockPath(), flock.SetPermissions(0o600))
+	ok, err := l.TryLockContext(ctx, 2*time.Millisecond)
+	if err != nil && ctx.Err() == nil {
+		return nil, fmt.Errorf("state: lock: %w", err)
+	}
+	if !ok {
+		_ = l.Close()
+		return nil, ErrLockTimeout
+	}
+	return func() { _ = l.Unlock() }, nil
+}
+
+// readBounded reads at most MaxFileSize bytes of a regular file.
+func readBounded(path string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, err
+		}
+		return nil, unusable(path, err)
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, unusable(path, err)
+	}
+	if !fi.Mode().IsRegular() {
+		return nil, unusable(path, errors.New("not a regular file"))
+	}
+	if fi.Size() > MaxFileSize {
+		return nil, unusable(path, fmt.Errorf("larger than %d bytes", MaxFileSize))
+	}
+	b, err := io.ReadAll(io.LimitReader(f, MaxFileSize+1))
+	if err != nil {
+		return nil, unusable(path, err)
+	}
+	if len(b) > MaxFileSize {
+		return nil, unusable(path, fmt.Errorf("larger than %d bytes", MaxFileSize))
+	}
+	return b, nil
+}
+
+// parse decodes b. Anything odd is unusable rather than guessed at: an empty
+// file, a document that is not a mapping, wrong types, an identifier that is
+// not a UUID, negative counters, a decoder panic.
+func parse(path string, b []byte) (st *State, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			st, err = nil, unusable(path, fmt.Errorf("decoder panic: %v", r))
+		}
+	}()
+	var doc yaml.Node
+	if err := yaml.Unmarshal(b, &doc); err != nil {
+		return nil, unusable(path, err)
+	}
+	if doc.Kind != yaml.DocumentNode || len(doc.Content) != 1 || doc.Content[0].Kind != yaml.MappingNode {
+		return nil, unusable(path, errors.New("not a YAML mapping"))
+	}
+	st = &State{}
+	if err := doc.Content[0].Decode(st); err != nil {
+		return nil, unusable(path, err)
+	}
+	if err := st.validate(); err != nil {
+		return nil, unusable(path, err)
+	}
+	st.existed = true
+	return st, nil
+}
+
+// writeAtomic replaces path with b: a temporary file in the same folder,
+// synced, then renamed, so no reader or crash ever sees half a file.
+func writeAtomic(path string, b []byte) (err error) {
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*.tmp")
+	if err != nil {
+		return fmt.Errorf("state: write: %w", err)
+	}
+	defer func() {
+		if err != nil {
+			_ = tmp.Close()
+			_ = os.Remove(tmp.Name())
+		}
+	}()
+	if err = tmp.Chmod(0o600); err != nil {
+		return fmt.Errorf("state: write: %w", err)
+	}
+	if _, err = tmp.Write(b); err != nil {
+		return fmt.Errorf("state: write: %w", err)
+	}
+	if err = tmp.Sync(); err != nil {
+		return fmt.Errorf("state: write: %w", err)
+	}
+	if err = tmp.Close(); err != nil {
+		return fmt.Errorf("state: write: %w", err)
+	}
+	if err = os.Rename(tmp.Name(), path); err != nil {
+		return fmt.Errorf("state: write: %w", err)
+	}
+	return nil
+}
+
+// FileError describes a state file that exists but cannot be used. It wraps
+// ErrUnusable and the underlying cause.
+type FileError struct {
+	Path string
+	Err  error
+}
+
+func unusable(path string, err error) error { return &FileError{Path: path, Err: err} }
+
+// Error implements error.
+func (e *FileError) Error() string { return "state file " + e.Path + " unusable: " + e.Err.Error() }
+
+// Unwrap lets errors.Is match both ErrUnusable and the cause.
+func (e *FileError) Unwrap() []error { return []error{ErrUnusable, e.Err} }
