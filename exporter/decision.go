@@ -1,0 +1,101 @@
+package exporter
+
+import (
+	"errors"
+	"io/fs"
+	"os"
+	"strings"
+
+	"github.com/Idun-Group/idun-telemetry-go/state"
+)
+
+// Source names what decided whether telemetry is on.
+type Source string
+
+// The sources, strongest first.
+const (
+	SourceEnvEnabled    Source = EnvEnabled
+	SourceDoNotTrack    Source = EnvDoNotTrack
+	SourceOTelDisabled  Source = EnvOTelDisabled
+	SourceOption        Source = "option"
+	SourceConfig        Source = "config"
+	SourceConfigInvalid Source = "config-unusable"
+	SourceDefault       Source = "default"
+)
+
+// Decision says whether telemetry is on for this process and why.
+type Decision struct {
+	Enabled bool
+	Source  Source
+	// Reason is a sentence for people, e.g. for a CLI's status command.
+	Reason string
+}
+
+// Decide resolves enablement as New does, without creating anything: the
+// environment first (when it turns telemetry off, nothing is read), then the
+// options, then the state file's telemetry_enabled.
+func Decide(opts ...Option) Decision {
+	cfg := newConfig(opts)
+	if d, ok := early(cfg); ok && !d.Enabled {
+		return d
+	}
+	st, err := state.New(cfg.path).Load()
+	return decide(cfg, st, err)
+}
+
+// early decides from what needs no disk: the environment, then the options.
+func early(cfg config) (Decision, bool) {
+	if d, ok := envDecision(); ok {
+		return d, true
+	}
+	if cfg.disabled {
+		return Decision{false, SourceOption, "the application turned telemetry off"}, true
+	}
+	return Decision{}, false
+}
+
+// envDecision reads the environment variables, strongest first. ok is false
+// when none of them decides.
+func envDecision() (d Decision, ok bool) {
+	if v := strings.TrimSpace(os.Getenv(EnvEnabled)); v != "" {
+		if truthy(v) {
+			return Decision{true, SourceEnvEnabled, EnvEnabled + " enables telemetry"}, true
+		}
+		// Any other value, a typo of "false" included, must not send.
+		return Decision{false, SourceEnvEnabled, EnvEnabled + " disables telemetry"}, true
+	}
+	switch strings.ToLower(strings.TrimSpace(os.Getenv(EnvDoNotTrack))) {
+	case "", "0", "false":
+	default:
+		return Decision{false, SourceDoNotTrack, EnvDoNotTrack + " is set"}, true
+	}
+	if strings.EqualFold(strings.TrimSpace(os.Getenv(EnvOTelDisabled)), "true") {
+		return Decision{false, SourceOTelDisabled, EnvOTelDisabled + "=true"}, true
+	}
+	return Decision{}, false
+}
+
+// decide finishes the decision with the loaded state file. A file that
+// exists but cannot be used turns telemetry off whatever else says: it may
+// hold the user's opt-out.
+func decide(cfg config, st *state.State, loadErr error) Decision {
+	d, decided := early(cfg)
+	if decided && !d.Enabled {
+		return d
+	}
+	if loadErr != nil && !errors.Is(loadErr, fs.ErrNotExist) {
+		return Decision{false, SourceConfigInvalid, "the state file cannot be used, so telemetry is off for this run: " + loadErr.Error()}
+	}
+	if decided {
+		return d
+	}
+	if st != nil {
+		if on, set := st.Enabled(); set {
+			if on {
+				return Decision{true, SourceConfig, "telemetry_enabled: true in the state file"}
+			}
+			return Decision{false, SourceConfig, "telemetry_enabled: false in the state file"}
+		}
+	}
+	return Decision{true, SourceDefault, "on by default"}
+}

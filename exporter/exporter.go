@@ -1,0 +1,388 @@
+package exporter
+
+import (
+	"context"
+	"errors"
+	"io/fs"
+	"sync"
+	"time"
+
+	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
+	"go.opentelemetry.io/otel/sdk/metric/metricdata"
+
+	"github.com/Idun-Group/idun-telemetry-go/sanitize"
+	"github.com/Idun-Group/idun-telemetry-go/state"
+)
+
+// Exporter is an sdkmetric.Exporter that turns counters into daily,
+// anonymous PostHog events. Make one with New and register it with NewReader.
+type Exporter struct {
+	cfg      config
+	decision Decision
+	// aggregate is the decision New made, fixed for the SDK's Aggregation
+	// calls; Export rechecks the live decision.
+	aggregate bool
+	store     *state.Store
+	version   string
+
+	// sendCtx is cancelled when Shutdown gives up waiting, which aborts any
+	// request in flight.
+	sendCtx    context.Context
+	cancelSend context.CancelFunc
+
+	mu       sync.Mutex
+	flushing bool
+	again    bool
+	closed   bool
+	idle     chan struct{} // closed when no flush runs
+	debugMu  sync.Mutex
+	printed  map[string]bool // debug mode: events already printed; flushes never overlap
+
+	shutdownOnce sync.Once
+}
+
+var _ sdkmetric.Exporter = (*Exporter)(nil)
+
+// New returns an Exporter. Enablement is decided here, once (see Decide).
+// When telemetry is off the Exporter does nothing at all: its Aggregation
+// drops every instrument, and it touches no file, opens no connection and
+// starts no goroutine. When it is on, New loads the state file or creates it
+// (queueing one "First run" event for a new installation) and, if the outbox
+// holds events or a Heartbeat is due, starts sending them in the background.
+//
+// New never fails for file or network trouble (telemetry is then off for the
+// process); the error is there for the OTel exporter convention and is
+// always nil.
+func New(opts ...Option) (exp *Exporter, err error) {
+	cfg := newConfig(opts)
+	e := &Exporter{cfg: cfg, idle: closedChan()}
+	defer func() {
+		if r := recover(); r != nil {
+			e.decision = Decision{false, SourceDefault, "telemetry is off: internal error"}
+			exp, err = e, nil
+		}
+	}()
+	if d, ok := early(cfg); ok && !d.Enabled {
+		e.decision = d
+		return e, nil
+	}
+	e.store = state.New(cfg.path)
+	st, loadErr := e.store.Load()
+	e.decision = decide(cfg, st, loadErr)
+	if !e.decision.Enabled {
+		return e, nil
+	}
+	e.aggregate = true
+	e.version = cfg.version
+	if e.version == "" {
+		e.version = buildVersion()
+	}
+	e.sendCtx, e.cancelSend = context.WithCancel(context.Background())
+	if cfg.debug != nil {
+		e.printed = map[string]bool{}
+	}
+	e.start(st, errors.Is(loadErr, fs.ErrNotExist))
+	return e, nil
+}
+
+// start does what a run owes at its beginning. The common case, an existing
+// file with nothing due, costs one read and no write.
+func (e *Exporter) start(st *state.State, missing bool) {
+	now := e.cfg.now()
+	if !missing && st.UserID != "" && !heartbeatDue(st, now) && !clockOff(st, now) {
+		if len(st.Pending) > 0 {
+			e.kick()
+		}
+		return
+	}
+	pending := 0
+	err := e.store.Update(context.Background(), func(st *state.State) error {
+		if err := e.prepare(st, now); err != nil {
+			return err
+		}
+		pending = len(st.Pending)
+		return nil
+	})
+	if err != nil {
+		e.off(err)
+		return
+	}
+	if pending > 0 {
+		e.kick()
+	}
+}
+
+// errOptedOut aborts an update when the file, read under the lock, says off.
+var errOptedOut = errors.New("telemetry_enabled: false in the state file")
+
+// prepare brings st up to date: an identity (and a First run for a new
+// one), a repaired clock, a due Heartbeat.
+func (e *Exporter) prepare(st *state.State, now time.Time) error {
+	if on, set := st.Enabled(); set && !on && e.decision.Source != SourceEnvEnabled {
+		return errOptedOut
+	}
+	created, err := st.EnsureUserID(now)
+	if err != nil {
+		return err
+	}
+	if created {
+		ev, err := newEvent(EventFirstRun, st.UserID, now, systemProperties(e.version))
+		if err != nil {
+			return err
+		}
+		enqueue(st, ev)
+	}
+	fixClock(st, now)
+	if heartbeatDue(st, now) {
+		if err := queueHeartbeat(st, now, e.version); err != nil {
+			return err
+		}
+	}
+	trimPending(st)
+	return nil
+}
+
+func clockOff(st *state.State, now time.Time) bool {
+	return st.CreatedAt.After(now) || (st.LastHeartbeatAt != nil && st.LastHeartbeatAt.After(now))
+}
+
+// off turns telemetry off for the rest of the process after the state file
+// turned out unusable or opted out.
+func (e *Exporter) off(err error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	switch {
+	case errors.Is(err, errOptedOut):
+		e.decision = Decision{false, SourceConfig, "telemetry_enabled: false in the state file"}
+	case errors.Is(err, state.ErrUnusable):
+		e.decision = Decision{false, SourceConfigInvalid, "the state file cannot be used, so telemetry is off for this run: " + err.Error()}
+	}
+}
+
+// Enabled reports whether telemetry is on for this process.
+func (e *Exporter) Enabled() bool { return e.Decision().Enabled }
+
+// Decision reports whether telemetry is on and what decided it.
+func (e *Exporter) Decision() Decision {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.decision
+}
+
+// ConfigPath returns the state file's path.
+func (e *Exporter) ConfigPath() string { return e.cfg.path }
+
+// Temporality returns Delta: each export carries only what is new, which is
+// what gets added to the persisted counters.
+func (e *Exporter) Temporality(sdkmetric.InstrumentKind) metricdata.Temporality {
+	return metricdata.DeltaTemporality
+}
+
+// Aggregation keeps counters only, and nothing when telemetry is off, so the
+// SDK does no work for this reader that would be thrown away.
+func (e *Exporter) Aggregation(k sdkmetric.InstrumentKind) sdkmetric.Aggregation {
+	if k == sdkmetric.InstrumentKindCounter && e.aggregate {
+		return sdkmetric.AggregationSum{}
+	}
+	return sdkmetric.AggregationDrop{}
+}
+
+// Export adds the counters' deltas to the state file and queues a Heartbeat
+// when one is due. It never returns an error: telemetry trouble must not
+// reach the SDK's error handler, which prints to stderr.
+func (e *Exporter) Export(ctx context.Context, rm *metricdata.ResourceMetrics) (err error) {
+	defer func() { _ = recover() }()
+	if !e.Enabled() || e.isClosed() {
+		return nil
+	}
+	deltas := counterDeltas(rm)
+	now := e.cfg.now()
+	if len(deltas) == 0 && !e.dueOnDisk(now) {
+		return nil
+	}
+	pending := 0
+	uerr := e.store.Update(ctx, func(st *state.State) error {
+		if st.Counters == nil {
+			st.Counters = make(map[string]int64, len(deltas))
+		}
+		for name, n := range deltas {
+			st.Counters[name] = saturatingAdd(st.Counters[name], n)
+		}
+		if err := e.prepare(st, now); err != nil {
+			return err
+		}
+		pending = len(st.Pending)
+		return nil
+	})
+	if uerr != nil {
+		e.off(uerr)
+		return nil
+	}
+	if pending > 0 {
+		e.kick()
+	}
+	return nil
+}
+
+// dueOnDisk checks, without the lock, whether persisted counts are due.
+func (e *Exporter) dueOnDisk(now time.Time) bool {
+	st, err := e.store.Load()
+	return err == nil && heartbeatDue(st, now)
+}
+
+// counterDeltas sums every monotonic int64 sum whose name may be sent, over
+// all its attribute sets: attribute values never leave the process.
+func counterDeltas(rm *metricdata.ResourceMetrics) map[string]int64 {
+	if rm == nil {
+		return nil
+	}
+	var out map[string]int64
+	for _, sm := range rm.ScopeMetrics {
+		for _, m := range sm.Metrics {
+			sum, ok := m.Data.(metricdata.Sum[int64])
+			if !ok || !sum.IsMonotonic || sum.Temporality != metricdata.DeltaTemporality {
+				continue
+			}
+			name, ok := sanitize.CounterName(m.Name)
+			if !ok {
+				continue
+			}
+			var total int64
+			for _, dp := range sum.DataPoints {
+				if dp.Value > 0 {
+					total = saturatingAdd(total, dp.Value)
+				}
+			}
+			if total == 0 {
+				continue
+			}
+			if out == nil {
+				out = make(map[string]int64)
+			}
+			out[name] = saturatingAdd(out[name], total)
+		}
+	}
+	return out
+}
+
+func saturatingAdd(a, b int64) int64 {
+	if s := a + b; s >= a {
+		return s
+	}
+	return 1<<63 - 1
+}
+
+// kick starts a background flush of the outbox, or asks the running one to
+// go again.
+func (e *Exporter) kick() {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.closed {
+		return
+	}
+	if e.flushing {
+		e.again = true
+		return
+	}
+	e.flushing = true
+	e.idle = make(chan struct{})
+	go e.flushLoop(e.idle)
+}
+
+func (e *Exporter) flushLoop(idle chan struct{}) {
+	defer close(idle)
+	for {
+		func() {
+			defer func() { _ = recover() }()
+			e.flushOutbox()
+		}()
+		e.mu.Lock()
+		if !e.again || e.closed {
+			e.flushing, e.again = false, false
+			e.mu.Unlock()
+			return
+		}
+		e.again = false
+		e.mu.Unlock()
+	}
+}
+
+func (e *Exporter) isClosed() bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.closed
+}
+
+// ForceFlush waits for a send in flight, up to ctx and the grace. It never
+// returns an error.
+func (e *Exporter) ForceFlush(ctx context.Context) error {
+	defer func() { _ = recover() }()
+	e.wait(ctx)
+	return nil
+}
+
+// Shutdown waits for a send in flight, up to ctx and the grace, then aborts
+// it: an unacknowledged event stays in the outbox for the next run. It is
+// safe to call more than once and never returns an error.
+func (e *Exporter) Shutdown(ctx context.Context) error {
+	defer func() { _ = recover() }()
+	e.shutdownOnce.Do(func() {
+		e.mu.Lock()
+		e.closed = true
+		e.mu.Unlock()
+		if e.wait(ctx) || e.cancelSend == nil {
+			return
+		}
+		e.cancelSend()
+		// The abort returns posthog-go's Close at once; leave its goroutines a
+		// moment to end and the outbox leases to be released.
+		e.waitFor(context.Background(), 50*time.Millisecond)
+	})
+	return nil
+}
+
+// wait blocks until no flush runs, ctx ends or the grace passes; it reports
+// whether the flush finished.
+func (e *Exporter) wait(ctx context.Context) bool {
+	return e.waitFor(ctx, e.cfg.grace)
+}
+
+func (e *Exporter) waitFor(ctx context.Context, d time.Duration) bool {
+	e.mu.Lock()
+	idle := e.idle
+	e.mu.Unlock()
+	select {
+	case <-idle:
+		return true
+	default:
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-idle:
+		return true
+	case <-ctx.Done():
+	case <-t.C:
+	}
+	return false
+}
+
+func closedChan() chan struct{} {
+	c := make(chan struct{})
+	close(c)
+	return c
+}
+
+// NewReader returns the reader to register on a MeterProvider: a
+// PeriodicReader exporting every 24 hours (and at ForceFlush and Shutdown)
+// when telemetry is on; when it is off, a ManualReader that is never read,
+// so not even the reader's goroutine runs. Options are passed to the
+// PeriodicReader after the 24 h interval, so they may change it.
+func NewReader(exp *Exporter, opts ...sdkmetric.PeriodicReaderOption) sdkmetric.Reader {
+	if exp == nil || !exp.Enabled() {
+		return sdkmetric.NewManualReader(
+			sdkmetric.WithAggregationSelector(func(sdkmetric.InstrumentKind) sdkmetric.Aggregation { return sdkmetric.AggregationDrop{} }),
+		)
+	}
+	return sdkmetric.NewPeriodicReader(exp, append([]sdkmetric.PeriodicReaderOption{sdkmetric.WithInterval(HeartbeatInterval)}, opts...)...)
+}

@@ -1,0 +1,99 @@
+package exporter
+
+import (
+	"bytes"
+	"os"
+	"runtime"
+	"runtime/debug"
+	"strings"
+	"sync"
+	"testing"
+)
+
+// systemProbe computes the system keys once per process, lazily: a run with
+// nothing to send never pays for reading /proc.
+var systemProbe = sync.OnceValue(func() map[string]any {
+	return map[string]any{
+		"os.family":        osFamily(runtime.GOOS),
+		"os.machine":       osMachine(runtime.GOARCH),
+		"os.containerized": containerized(),
+		"go.version":       runtime.Version(),
+		"libraries.gotest": testing.Testing(),
+	}
+})
+
+// systemProperties returns the keys every event carries.
+func systemProperties(version string) map[string]any {
+	p := make(map[string]any, 10)
+	for k, v := range systemProbe() {
+		p[k] = v
+	}
+	p["libraries.idun"] = version
+	p["$process_person_profile"] = false
+	p["$geoip_disable"] = true
+	return p
+}
+
+func osFamily(goos string) string {
+	switch goos {
+	case "linux":
+		return "Linux"
+	case "darwin":
+		return "Darwin"
+	case "windows":
+		return "Windows"
+	}
+	return goos
+}
+
+// osMachine names the CPU as uname -m does on the common platforms.
+func osMachine(goarch string) string {
+	switch goarch {
+	case "amd64":
+		return "x86_64"
+	case "386":
+		return "i386"
+	case "arm64":
+		return "arm64"
+	}
+	return goarch
+}
+
+// containerized returns true or false on Linux, where the usual markers can
+// be read, and nil (unknown) elsewhere.
+func containerized() any {
+	if runtime.GOOS != "linux" {
+		return nil
+	}
+	for _, marker := range []string{"/.dockerenv", "/run/.containerenv"} {
+		if _, err := os.Stat(marker); err == nil {
+			return true
+		}
+	}
+	if os.Getenv("KUBERNETES_SERVICE_HOST") != "" {
+		return true
+	}
+	b, err := os.ReadFile("/proc/1/cgroup")
+	if err != nil {
+		return nil
+	}
+	for _, word := range []string{"docker", "kubepods", "containerd", "lxc", "podman"} {
+		if bytes.Contains(b, []byte(word)) {
+			return true
+		}
+	}
+	return false
+}
+
+// buildVersion is the main module's version, for when the embedder gives
+// none.
+func buildVersion() string {
+	bi, ok := debug.ReadBuildInfo()
+	if !ok || bi.Main.Version == "" {
+		return "unknown"
+	}
+	if bi.Main.Version == "(devel)" {
+		return "devel"
+	}
+	return strings.TrimPrefix(bi.Main.Version, "v")
+}
