@@ -4,6 +4,7 @@ import (
 	"errors"
 	"io/fs"
 	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/Idun-Group/idun-telemetry-go/state"
@@ -39,8 +40,21 @@ func Decide(opts ...Option) Decision {
 	if d, ok := early(cfg); ok && !d.Enabled {
 		return d
 	}
+	if d, ok := badPath(cfg); ok {
+		return d
+	}
 	st, err := state.New(cfg.path).Load()
 	return decide(cfg, st, err)
+}
+
+// badPath turns telemetry off when the state file has no absolute path (no
+// HOME to build one from): a relative one would put the file wherever the
+// host happens to run.
+func badPath(cfg config) (Decision, bool) {
+	if filepath.IsAbs(cfg.path) {
+		return Decision{}, false
+	}
+	return Decision{false, SourceConfigInvalid, "no absolute path for the state file: " + cfg.path}, true
 }
 
 // early decides from what needs no disk: the environment, then the options.

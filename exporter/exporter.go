@@ -66,6 +66,10 @@ func New(opts ...Option) (exp *Exporter, err error) {
 		e.decision = d
 		return e, nil
 	}
+	if d, ok := badPath(cfg); ok {
+		e.decision = d
+		return e, nil
+	}
 	e.store = state.New(cfg.path)
 	st, loadErr := e.store.Load()
 	e.decision = decide(cfg, st, loadErr)

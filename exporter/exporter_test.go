@@ -643,3 +643,16 @@ func (b *syncBuffer) String() string {
 	defer b.mu.Unlock()
 	return b.buf.String()
 }
+
+func TestRelativeConfigPathIsOff(t *testing.T) {
+	isolate(t)
+	dir := t.TempDir()
+	t.Chdir(dir)
+	exp := runOnce(t, map[string]int64{"cli.x.count": 1}, WithConfigPath(filepath.Join("rel", "config.yaml")), WithHost("http://127.0.0.1:1"))
+	if exp.Enabled() || exp.Decision().Source != SourceConfigInvalid {
+		t.Errorf("decision %+v", exp.Decision())
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) != 0 {
+		t.Errorf("created %v in the working folder", entries)
+	}
+}
