@@ -99,21 +99,7 @@ func (e *Exporter) start(st *state.State, missing bool) {
 		}
 		return
 	}
-	pending := 0
-	err := e.store.Update(context.Background(), func(st *state.State) error {
-		if err := e.prepare(st, now); err != nil {
-			return err
-		}
-		pending = len(st.Pending)
-		return nil
-	})
-	if err != nil {
-		e.off(err)
-		return
-	}
-	if pending > 0 {
-		e.kick()
-	}
+	e.commit(context.Background(), now, nil)
 }
 
 // errOptedOut aborts an update when the file, read under the lock, says off.
@@ -204,9 +190,17 @@ func (e *Exporter) Export(ctx context.Context, rm *metricdata.ResourceMetrics) (
 	if len(deltas) == 0 && !e.dueOnDisk(now) {
 		return nil
 	}
+	e.commit(ctx, now, deltas)
+	return nil
+}
+
+// commit adds deltas to the state file and brings it up to date under the
+// lock, then starts sending when the outbox holds anything. A file that
+// became unusable or opted out turns telemetry off for the process.
+func (e *Exporter) commit(ctx context.Context, now time.Time, deltas map[string]int64) {
 	pending := 0
-	uerr := e.store.Update(ctx, func(st *state.State) error {
-		if st.Counters == nil {
+	err := e.store.Update(ctx, func(st *state.State) error {
+		if len(deltas) > 0 && st.Counters == nil {
 			st.Counters = make(map[string]int64, len(deltas))
 		}
 		for name, n := range deltas {
@@ -218,14 +212,13 @@ func (e *Exporter) Export(ctx context.Context, rm *metricdata.ResourceMetrics) (
 		pending = len(st.Pending)
 		return nil
 	})
-	if uerr != nil {
-		e.off(uerr)
-		return nil
+	if err != nil {
+		e.off(err)
+		return
 	}
 	if pending > 0 {
 		e.kick()
 	}
-	return nil
 }
 
 // dueOnDisk checks, without the lock, whether persisted counts are due.
@@ -339,11 +332,15 @@ func (e *Exporter) Shutdown(ctx context.Context) error {
 		}
 		e.cancelSend()
 		// The abort returns posthog-go's Close at once; leave its goroutines a
-		// moment to end and the outbox leases to be released.
-		e.waitFor(context.Background(), 50*time.Millisecond)
+		// moment to end and the outbox leases to be released. A lease left
+		// behind only delays that event's next try until it expires.
+		e.waitFor(context.Background(), abortWait)
 	})
 	return nil
 }
+
+// abortWait is how long Shutdown waits for an aborted send to wind down.
+const abortWait = 25 * time.Millisecond
 
 // wait blocks until no flush runs, ctx ends or the grace passes; it reports
 // whether the flush finished.

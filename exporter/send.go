@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/posthog/posthog-go"
 
 	"github.com/Idun-Group/idun-telemetry-go/sanitize"
@@ -31,8 +32,13 @@ func (e *Exporter) flushOutbox() {
 		return
 	}
 	acked := e.send(batch)
-	// Not sendCtx: after an abort the acknowledgements and leases must still
-	// be written.
+	if len(acked) == 0 && e.sendCtx.Err() != nil {
+		// Shutdown aborted the send and is about to return: a write now
+		// could outlive it. The leases expire on their own.
+		return
+	}
+	// Not sendCtx: after an abort the acknowledgements must still be
+	// written.
 	_ = e.store.Update(context.Background(), func(st *state.State) error {
 		acknowledge(st, acked)
 		release(st, batch)
@@ -47,6 +53,8 @@ func (e *Exporter) claim() ([]state.Event, error) {
 		batch = batch[:0]
 		now := e.cfg.now()
 		until := now.Add(leaseFor).UTC()
+		dropUnsendable(st)
+		trimPending(st)
 		for i := range st.Pending {
 			ev := &st.Pending[i]
 			if ev.LeaseUntil != nil && ev.LeaseUntil.After(now) && ev.LeaseUntil.Before(until.Add(time.Second)) {
@@ -60,6 +68,20 @@ func (e *Exporter) claim() ([]state.Event, error) {
 		return nil
 	})
 	return batch, err
+}
+
+// dropUnsendable removes the outbox events PostHog would refuse, which
+// would otherwise make it reject every batch they are in, forever, and the
+// events of another identity: the user_id is the only identifier ever sent.
+// Only an edited or damaged file holds such events.
+func dropUnsendable(st *state.State) {
+	kept := st.Pending[:0]
+	for _, ev := range st.Pending {
+		if _, err := uuid.Parse(ev.UUID); err == nil && ev.Event != "" && ev.DistinctID != "" && ev.DistinctID == st.UserID {
+			kept = append(kept, ev)
+		}
+	}
+	st.Pending = kept
 }
 
 // release frees the leases of the batch's events still in the outbox.
