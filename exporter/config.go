@@ -69,7 +69,10 @@ func WithAPIKey(key string) Option {
 }
 
 // WithVersion sets the libraries.idun property. Without it the main module's
-// version from the build information is used.
+// version from the build information is used. A value that does not look like
+// a version (v?MAJOR[.MINOR[.PATCH]][-pre][+build], at most 64 bytes) or that
+// holds the host or user name is sent as "unknown": it is sent as given, so
+// it must not be able to carry a path, an address or a name.
 func WithVersion(version string) Option {
 	return optionFunc(func(c *config) { c.version = version })
 }

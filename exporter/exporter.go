@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io/fs"
+	"maps"
 	"sync"
 	"time"
 
@@ -37,6 +38,12 @@ type Exporter struct {
 	idle     chan struct{} // closed when no flush runs
 	debugMu  sync.Mutex
 	printed  map[string]bool // debug mode: events already printed; flushes never overlap
+
+	// exportMu serializes Exports, which share seen.
+	exportMu sync.Mutex
+	// seen holds, by heartbeat key, the running total of the SDK's
+	// cumulative sums already added to the state file.
+	seen map[string]int64
 
 	shutdownOnce sync.Once
 }
@@ -81,6 +88,7 @@ func New(opts ...Option) (exp *Exporter, err error) {
 	if e.version == "" {
 		e.version = buildVersion()
 	}
+	e.version = cleanVersion(e.version)
 	e.sendCtx, e.cancelSend = context.WithCancel(context.Background())
 	if cfg.debug != nil {
 		e.printed = map[string]bool{}
@@ -99,7 +107,7 @@ func (e *Exporter) start(st *state.State, missing bool) {
 		}
 		return
 	}
-	e.commit(context.Background(), now, nil)
+	_ = e.commit(context.Background(), now, nil)
 }
 
 // errOptedOut aborts an update when the file, read under the lock, says off.
@@ -162,10 +170,13 @@ func (e *Exporter) Decision() Decision {
 // ConfigPath returns the state file's path.
 func (e *Exporter) ConfigPath() string { return e.cfg.path }
 
-// Temporality returns Delta: each export carries only what is new, which is
-// what gets added to the persisted counters.
+// Temporality returns Cumulative. With Delta the SDK makes every Add also
+// enter and leave a hot/cold generation, two more atomic operations that
+// contend across goroutines: the host's Add would cost more than with a
+// plain ManualReader. Export turns the running totals into the new counts
+// it adds to the state file, remembering what it has added (see seen).
 func (e *Exporter) Temporality(sdkmetric.InstrumentKind) metricdata.Temporality {
-	return metricdata.DeltaTemporality
+	return metricdata.CumulativeTemporality
 }
 
 // Aggregation keeps counters only, and nothing when telemetry is off, so the
@@ -185,19 +196,36 @@ func (e *Exporter) Export(ctx context.Context, rm *metricdata.ResourceMetrics) (
 	if !e.Enabled() || e.isClosed() {
 		return nil
 	}
-	deltas := counterDeltas(rm)
+	e.exportMu.Lock()
+	defer e.exportMu.Unlock()
+	deltas, totals := counterSums(rm)
+	for name, total := range totals {
+		if n := total - e.seen[name]; n > 0 {
+			if deltas == nil {
+				deltas = make(map[string]int64, len(totals))
+			}
+			deltas[name] = saturatingAdd(deltas[name], n)
+		}
+	}
 	now := e.cfg.now()
 	if len(deltas) == 0 && !e.dueOnDisk(now) {
 		return nil
 	}
-	e.commit(ctx, now, deltas)
+	// Counts that did not reach the file are added again next time.
+	if e.commit(ctx, now, deltas) == nil && len(totals) > 0 {
+		if e.seen == nil {
+			e.seen = make(map[string]int64, len(totals))
+		}
+		maps.Copy(e.seen, totals)
+	}
 	return nil
 }
 
 // commit adds deltas to the state file and brings it up to date under the
 // lock, then starts sending when the outbox holds anything. A file that
-// became unusable or opted out turns telemetry off for the process.
-func (e *Exporter) commit(ctx context.Context, now time.Time, deltas map[string]int64) {
+// became unusable or opted out turns telemetry off for the process. The
+// error says whether the deltas reached the file.
+func (e *Exporter) commit(ctx context.Context, now time.Time, deltas map[string]int64) error {
 	pending := 0
 	err := e.store.Update(ctx, func(st *state.State) error {
 		if len(deltas) > 0 && st.Counters == nil {
@@ -214,11 +242,12 @@ func (e *Exporter) commit(ctx context.Context, now time.Time, deltas map[string]
 	})
 	if err != nil {
 		e.off(err)
-		return
+		return err
 	}
 	if pending > 0 {
 		e.kick()
 	}
+	return nil
 }
 
 // dueOnDisk checks, without the lock, whether persisted counts are due.
@@ -227,21 +256,31 @@ func (e *Exporter) dueOnDisk(now time.Time) bool {
 	return err == nil && heartbeatDue(st, now)
 }
 
-// counterDeltas sums every monotonic int64 sum whose name may be sent, over
-// all its attribute sets: attribute values never leave the process.
-func counterDeltas(rm *metricdata.ResourceMetrics) map[string]int64 {
+// counterSums sums every monotonic int64 sum whose name may be sent, over
+// all its attribute sets (attribute values never leave the process), by
+// heartbeat key: the delta sums, which are new counts, apart from the
+// cumulative ones, which are running totals since the process started.
+func counterSums(rm *metricdata.ResourceMetrics) (deltas, totals map[string]int64) {
 	if rm == nil {
-		return nil
+		return nil, nil
 	}
-	var out map[string]int64
 	for _, sm := range rm.ScopeMetrics {
 		for _, m := range sm.Metrics {
 			sum, ok := m.Data.(metricdata.Sum[int64])
-			if !ok || !sum.IsMonotonic || sum.Temporality != metricdata.DeltaTemporality {
+			if !ok || !sum.IsMonotonic {
+				continue
+			}
+			var out *map[string]int64
+			switch sum.Temporality {
+			case metricdata.DeltaTemporality:
+				out = &deltas
+			case metricdata.CumulativeTemporality:
+				out = &totals
+			default:
 				continue
 			}
 			name, ok := sanitize.CounterName(m.Name)
-			if !ok {
+			if !ok || carriesLocal(name) {
 				continue
 			}
 			var total int64
@@ -253,13 +292,13 @@ func counterDeltas(rm *metricdata.ResourceMetrics) map[string]int64 {
 			if total == 0 {
 				continue
 			}
-			if out == nil {
-				out = make(map[string]int64)
+			if *out == nil {
+				*out = make(map[string]int64)
 			}
-			out[name] = saturatingAdd(out[name], total)
+			(*out)[name] = saturatingAdd((*out)[name], total)
 		}
 	}
-	return out
+	return deltas, totals
 }
 
 func saturatingAdd(a, b int64) int64 {

@@ -62,10 +62,12 @@ func defaultRecorder() *Recorder {
 // matches reports whether b was made for mp. Providers that are not
 // pointers are told apart by type only.
 func (b *binding) matches(mp metric.MeterProvider) bool {
-	if reflect.TypeOf(mp) != b.typ {
-		return false
+	if b.byIdentity {
+		// b.provider holds a pointer, so == cannot panic: a value of
+		// another dynamic type is unequal without being compared.
+		return mp == b.provider
 	}
-	return !b.byIdentity || mp == b.provider
+	return reflect.TypeOf(mp) == b.typ
 }
 
 // bind makes and publishes the binding for mp. Concurrent binds for the same

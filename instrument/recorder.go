@@ -38,6 +38,25 @@ var descriptions = [...]string{
 type cache struct {
 	byKind [len(prefixes)]map[string]metric.Int64Counter
 	size   int // names held across all kinds
+	// hot is a direct-mapped table in front of the maps: each slot holds
+	// the first name cached with a working counter that hashes to it. A hit
+	// costs a two-byte hash and a string compare, where a map lookup hashes
+	// the whole name; it is what keeps the helpers close to a bare Add.
+	hot [hotSlots]hotEntry
+}
+
+// hotSlots is the size of cache.hot, a power of two.
+const hotSlots = 32
+
+type hotEntry struct {
+	name string
+	ctr  metric.Int64Counter // never nil in a used slot
+	kind kind
+}
+
+// hotSlot picks the slot of a non-empty name of kind k.
+func hotSlot(k kind, name string) uint {
+	return (uint(len(name)) ^ uint(name[0])<<1 ^ uint(name[len(name)-1])<<2 ^ uint(k)<<4) % hotSlots
 }
 
 // with returns a copy of c with name of kind k mapped to ctr. Only the map
@@ -49,6 +68,9 @@ func (c *cache) with(k kind, name string, ctr metric.Int64Counter) *cache {
 	m[name] = ctr
 	next.byKind[k] = m
 	next.size++
+	if h := &next.hot[hotSlot(k, name)]; ctr != nil && h.ctr == nil {
+		*h = hotEntry{name: name, ctr: ctr, kind: k}
+	}
 	return &next
 }
 
@@ -103,9 +125,17 @@ func (r *Recorder) add(ctx context.Context, k kind, name string) {
 		return
 	}
 	defer swallowPanic()
-	c := r.counter(k, name)
+	var c metric.Int64Counter
+	// The hot slot first, without a call: see cache.hot.
+	if cc := r.cache.Load(); cc != nil && name != "" {
+		if h := &cc.hot[hotSlot(k, name)]; h.name == name && h.kind == k {
+			c = h.ctr
+		}
+	}
 	if c == nil {
-		return
+		if c = r.counter(k, name); c == nil {
+			return
+		}
 	}
 	if ctx == nil {
 		// Some SDK paths read the context; a nil one would panic there.
@@ -124,6 +154,11 @@ func swallowPanic() {
 // nil when the name is dropped.
 func (r *Recorder) counter(k kind, name string) metric.Int64Counter {
 	if c := r.cache.Load(); c != nil {
+		if name != "" {
+			if h := &c.hot[hotSlot(k, name)]; h.name == name && h.kind == k {
+				return h.ctr
+			}
+		}
 		if ctr, ok := c.byKind[k][name]; ok {
 			return ctr
 		}

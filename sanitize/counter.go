@@ -17,9 +17,10 @@ func CounterName(name string) (string, bool) {
 // p.MaxString bytes of dot-separated segments, at least two, each non-empty
 // and made only of a-z, 0-9, '_' and '-'; its first segment plus "." is one
 // of p.Namespaces; it contains no risky token; and it does not look like it
-// carries data: no two digits-only segments in a row (an IP address such as
-// "feature.10.0.0.1", a version), no segment that looks like a credential or
-// a random identifier (see looksLikeData). An already normal name is
+// carries data: no two digits-only parts in a row, parts split at '.', '_'
+// and '-' (an IP address such as "feature.10.0.0.1" or "feature.10_0_0_1", a
+// version, a date), no segment that looks like a credential or a random
+// identifier (see looksLikeData). An already normal name is
 // returned as is, without allocating.
 func (p Policy) CounterName(name string) (string, bool) {
 	if len(name) > orDefault(p.MaxString, defaultMaxString) {
@@ -53,13 +54,34 @@ var credentialPrefixes = []string{
 // carriesData reports whether a lowercase, well-formed counter name looks
 // like it carries data rather than naming a feature: when unsure, drop.
 func carriesData(name string) bool {
-	prevDigits := false
 	for seg := range strings.SplitSeq(name, ".") {
-		digits := onlyDigits(seg)
-		if (digits && prevDigits) || looksLikeData(seg) {
+		if looksLikeData(seg) {
 			return true
 		}
-		prevDigits = digits
+	}
+	return digitsInARow(name)
+}
+
+// digitsInARow reports two digits-only parts in a row, parts being split at
+// '.', '_' and '-': an IP address however it is joined (10.0.0.1,
+// 10_0_0_1, 10-0-0-1), a version, a date.
+func digitsInARow(name string) bool {
+	prevDigits, length, digits := false, 0, true
+	for i := 0; i <= len(name); i++ {
+		if i == len(name) || name[i] == '.' || name[i] == '_' || name[i] == '-' {
+			if length > 0 {
+				if digits && prevDigits {
+					return true
+				}
+				prevDigits = digits
+			}
+			length, digits = 0, true
+			continue
+		}
+		length++
+		if name[i] < '0' || name[i] > '9' {
+			digits = false
+		}
 	}
 	return false
 }
@@ -82,15 +104,6 @@ func looksLikeData(seg string) bool {
 		}
 	}
 	return (len(seg) >= 16 && digits >= 3) || (len(seg) >= 12 && hex && digits > 0)
-}
-
-func onlyDigits(seg string) bool {
-	for i := 0; i < len(seg); i++ {
-		if seg[i] < '0' || seg[i] > '9' {
-			return false
-		}
-	}
-	return seg != ""
 }
 
 // counterShape checks the segment grammar in one pass over the bytes; any

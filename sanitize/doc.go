@@ -21,8 +21,9 @@
 // [Policy.CounterName] checks the name of an OpenTelemetry counter before it
 // becomes a heartbeat key. It accepts only lowercase dotted ASCII names in an
 // allowed namespace, and drops a name that looks like it carries data rather
-// than naming a feature: two digits-only segments in a row (an IP address
-// such as "feature.10.0.0.1", or a version), a segment that starts like a
+// than naming a feature: two digits-only parts in a row, parts split at
+// '.', '_' and '-' (an IP address such as "feature.10.0.0.1" or
+// "feature.10_0_0_1", a version, a date), a segment that starts like a
 // credential (sk_, ghp_, AKIA, eyJ...), or a long segment with digits or of
 // hex digits only (keys, hashes, UUIDs). When unsure, drop.
 //

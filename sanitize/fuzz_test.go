@@ -315,7 +315,7 @@ func expectedCounter(name string) (string, bool) {
 		return "", false
 	}
 	segs := strings.Split(lower, ".")
-	for i, seg := range segs {
+	for _, seg := range segs {
 		digits := len(seg) - len(strings.Map(func(r rune) rune {
 			if r >= '0' && r <= '9' {
 				return -1
@@ -325,7 +325,15 @@ func expectedCounter(name string) (string, bool) {
 		if (len(seg) >= 16 && digits >= 3) || (len(seg) >= 12 && digits > 0 && hexLike.MatchString(seg)) {
 			return "", false
 		}
-		if i > 0 && digitsOnly.MatchString(seg) && digitsOnly.MatchString(segs[i-1]) {
+	}
+	var parts []string
+	for _, p := range joiners.Split(lower, -1) {
+		if p != "" {
+			parts = append(parts, p)
+		}
+	}
+	for i := 1; i < len(parts); i++ {
+		if digitsOnly.MatchString(parts[i]) && digitsOnly.MatchString(parts[i-1]) {
 			return "", false
 		}
 	}
@@ -336,12 +344,13 @@ var (
 	dataLike   = regexp.MustCompile(`(^|\.)(sk_|sk-|pk_|rk_|gh[pousr]_|github_pat_|glpat-|xox[abp]-|akia|asia|eyj|phc_|phx_|npm_|pypi-|hf_|ya29)`)
 	hexLike    = regexp.MustCompile(`^[0-9a-f-]+$`)
 	digitsOnly = regexp.MustCompile(`^[0-9]+$`)
+	joiners    = regexp.MustCompile(`[._-]`)
 )
 
 func FuzzCounterName(f *testing.F) {
 	for _, s := range []string{
 		"feature.x", "cli.version.count", "Workflow.LangGraph.Count", "feature..x",
-		"feature./etc/passwd", "feature.10.0.0.1", "feature.me@example.com",
+		"feature./etc/passwd", "feature.10.0.0.1", "feature.me@example.com", "cli.10_11_12_13.count", "feature.run_2.count",
 		"feature.\xff", "feature.\u212Aey", "feature.api_key", strings.Repeat("a.", 150),
 	} {
 		f.Add(s)

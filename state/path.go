@@ -1,10 +1,6 @@
 package state
 
-import (
-	"path/filepath"
-
-	"github.com/adrg/xdg"
-)
+import "path/filepath"
 
 // DefaultApp is the folder name used under the XDG config home when the
 // caller names none.
@@ -17,11 +13,18 @@ const FileName = "config.yaml"
 // the path: unlike xdg.ConfigFile it creates no folder, so asking where the
 // file would be never changes the disk.
 //
-// xdg reads the environment once, when the program starts; a test that
-// changes XDG_CONFIG_HOME or HOME must call xdg.Reload first.
+// The config home follows github.com/adrg/xdg: $XDG_CONFIG_HOME when it is an
+// absolute path, else ~/.config on Linux and other Unix systems,
+// ~/Library/Application Support on macOS and %LOCALAPPDATA% on Windows. On
+// Linux and other Unix systems it is worked out here, from the environment
+// at each call, because importing adrg/xdg there makes every program read
+// <config home>/user-dirs.dirs when it starts, telemetry off or not. On macOS
+// and Windows adrg/xdg reads the environment once, when the program starts;
+// a test that changes XDG_CONFIG_HOME or HOME there must call xdg.Reload
+// first.
 func DefaultPath(app string) string {
 	if app == "" {
 		app = DefaultApp
 	}
-	return filepath.Join(xdg.ConfigHome, app, FileName)
+	return filepath.Join(configHome(), app, FileName)
 }

@@ -9,6 +9,8 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
+	"sync"
 	"time"
 
 	"github.com/gofrs/flock"
@@ -34,6 +36,9 @@ var ErrLockTimeout = errors.New("state file lock timed out")
 type Store struct {
 	path        string
 	lockTimeout time.Duration
+
+	mu    sync.Mutex
+	known *snapshot // guarded by mu; see snapshot
 }
 
 // New returns a Store for the file at path. Nothing is touched until Load or
@@ -56,7 +61,12 @@ func (s *Store) Load() (*State, error) {
 	if err != nil {
 		return nil, err
 	}
-	return parse(s.path, b)
+	st, err := parse(s.path, b)
+	if err != nil {
+		return nil, err
+	}
+	s.remember(b, st)
+	return st, nil
 }
 
 // Update runs fn on the current state under an exclusive cross-process lock
@@ -79,6 +89,10 @@ func (s *Store) Update(ctx context.Context, fn func(*State) error) error {
 	case err != nil:
 		return err
 	default:
+		// Bytes this Store read or wrote last need no second parse.
+		if st = s.take(old); st != nil {
+			break
+		}
 		if st, err = parse(s.path, old); err != nil {
 			return err
 		}
@@ -86,14 +100,37 @@ func (s *Store) Update(ctx context.Context, fn func(*State) error) error {
 	if err := fn(st); err != nil {
 		return err
 	}
-	out, err := yaml.Marshal(st)
+	out, err := marshal(st)
 	if err != nil {
 		return fmt.Errorf("state: encode: %w", err)
 	}
 	if st.existed && bytes.Equal(out, old) {
+		s.remember(old, st)
 		return nil
 	}
-	return writeAtomic(s.path, out)
+	removeStaleTemps(s.path)
+	if err := writeAtomic(s.path, out); err != nil {
+		return err
+	}
+	s.remember(out, st)
+	return nil
+}
+
+// removeStaleTemps deletes the temporary files of writes that never
+// finished: only the lock holder writes one, so under the lock any that
+// exists belongs to a process killed mid-write, and would otherwise stay
+// forever.
+func removeStaleTemps(path string) {
+	dir, prefix := filepath.Dir(path), "."+filepath.Base(path)+"."
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return
+	}
+	for _, e := range entries {
+		if name := e.Name(); e.Type().IsRegular() && strings.HasPrefix(name, prefix) && strings.HasSuffix(name, ".tmp") {
+			_ = os.Remove(filepath.Join(dir, name))
+		}
+	}
 }
 
 func (s *Store) lock(ctx context.Context) (unlock func(), err error) {
@@ -103,7 +140,7 @@ func (s *Store) lock(ctx context.Context) (unlock func(), err error) {
 	ctx, cancel := context.WithTimeout(ctx, s.lockTimeout)
 	defer cancel()
 	l := flock.New(s.LockPath(), flock.SetPermissions(0o600))
-	ok, err := l.TryLockContext(ctx, 2*time.Millisecond)
+	ok, err := tryLock(ctx, l)
 	if err != nil && ctx.Err() == nil {
 		return nil, fmt.Errorf("state: lock: %w", err)
 	}
@@ -116,6 +153,16 @@ func (s *Store) lock(ctx context.Context) (unlock func(), err error) {
 
 // readBounded reads at most MaxFileSize bytes of a regular file.
 func readBounded(path string) ([]byte, error) {
+	// Check before opening: opening a named pipe blocks until a writer
+	// comes, which would hang the host program.
+	if fi, err := os.Stat(path); err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, err
+		}
+		return nil, unusable(path, err)
+	} else if !fi.Mode().IsRegular() {
+		return nil, unusable(path, errors.New("not a regular file"))
+	}
 	f, err := os.Open(path)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {

@@ -1,0 +1,98 @@
+package exporter
+
+import (
+	"context"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/gofrs/flock"
+	"go.opentelemetry.io/otel/sdk/metric/metricdata"
+
+	"github.com/Idun-Group/idun-telemetry-go/exporter/posthogtest"
+	"github.com/Idun-Group/idun-telemetry-go/state"
+)
+
+// The reader asks for cumulative sums, which keep the host's Add as cheap as
+// with a plain ManualReader; every count must still reach the file once.
+func TestCumulativeCountsOnce(t *testing.T) {
+	isolate(t)
+	srv := posthogtest.NewServer()
+	defer srv.Close()
+	path := filepath.Join(t.TempDir(), "idun", state.FileName)
+	p := start(t, WithHost(srv.URL), WithConfigPath(path), WithClock(newClock(t0).Now))
+	if got := p.exp.Temporality(0); got != metricdata.CumulativeTemporality {
+		t.Fatalf("Temporality = %v", got)
+	}
+	ctx := context.Background()
+	p.add(t, "cli.run.count", 3)
+	p.add(t, "feature.memory.count", 1)
+	if err := p.mp.ForceFlush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	p.add(t, "cli.run.count", 2)
+	if err := p.mp.ForceFlush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.mp.ForceFlush(ctx); err != nil { // nothing new
+		t.Fatal(err)
+	}
+	p.stop(t)
+	got := load(t, path).Counters
+	if got["cli.run.count"] != 5 || got["feature.memory.count"] != 1 || len(got) != 2 {
+		t.Errorf("counters = %v, want cli.run.count=5 feature.memory.count=1", got)
+	}
+}
+
+// A running total that could not be written is added on the next Export,
+// and one already written is not added again.
+func TestCumulativeRetriedAfterFailedWrite(t *testing.T) {
+	isolate(t)
+	srv := posthogtest.NewServer()
+	defer srv.Close()
+	path := filepath.Join(t.TempDir(), "idun", state.FileName)
+	exp, _ := New(WithHost(srv.URL), WithConfigPath(path), WithClock(newClock(t0).Now))
+	defer exp.Shutdown(context.Background())
+	ctx := context.Background()
+	export := func(ctx context.Context, total int64) {
+		t.Helper()
+		rm := &metricdata.ResourceMetrics{ScopeMetrics: []metricdata.ScopeMetrics{{Metrics: []metricdata.Metrics{{
+			Name: "cli.run.count",
+			Data: metricdata.Sum[int64]{
+				Temporality: metricdata.CumulativeTemporality, IsMonotonic: true,
+				DataPoints: []metricdata.DataPoint[int64]{{Value: total}},
+			},
+		}}}}}
+		if err := exp.Export(ctx, rm); err != nil {
+			t.Fatal(err)
+		}
+	}
+	count := func() int64 { return load(t, path).Counters["cli.run.count"] }
+
+	export(ctx, 3)
+	if got := count(); got != 3 {
+		t.Fatalf("count = %d after a total of 3", got)
+	}
+	// Another process holds the lock past this Export's deadline.
+	l := flock.New(state.New(path).LockPath())
+	if err := l.Lock(); err != nil {
+		t.Fatal(err)
+	}
+	short, cancel := context.WithTimeout(ctx, 30*time.Millisecond)
+	export(short, 5)
+	cancel()
+	if err := l.Unlock(); err != nil {
+		t.Fatal(err)
+	}
+	if got := count(); got != 3 {
+		t.Fatalf("count = %d while the file was locked", got)
+	}
+	if !exp.Enabled() {
+		t.Fatal("a lock timeout turned telemetry off")
+	}
+	export(ctx, 5)
+	export(ctx, 5)
+	if got := count(); got != 5 {
+		t.Errorf("count = %d after totals 3, 5 (lost), 5, 5; want 5", got)
+	}
+}

@@ -1,0 +1,71 @@
+//go:build unix
+
+package state
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// Found by the reliability suite: opening a named pipe blocks until a
+// writer comes, which hung the host program at start.
+func TestNamedPipeIsUnusableAtOnce(t *testing.T) {
+	s := newStore(t)
+	if err := os.MkdirAll(filepath.Dir(s.Path()), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Mkfifo(s.Path(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 2)
+	go func() {
+		_, err := s.Load()
+		done <- err
+	}()
+	go func() { done <- s.Update(context.Background(), func(*State) error { return nil }) }()
+	for range 2 {
+		select {
+		case err := <-done:
+			if !errors.Is(err, ErrUnusable) {
+				t.Errorf("err = %v, want ErrUnusable", err)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatal("reading a named pipe blocked")
+		}
+	}
+}
+
+// Found by the reliability suite: a process killed between creating its
+// temporary file and renaming it left the file behind for good.
+func TestStaleTempFilesRemovedByTheNextWrite(t *testing.T) {
+	s := newStore(t)
+	dir := filepath.Dir(s.Path())
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	stale := filepath.Join(dir, ".config.yaml.123456.tmp")
+	other := filepath.Join(dir, ".other.yaml.1.tmp")
+	for _, p := range []string{stale, other} {
+		if err := os.WriteFile(p, []byte("half a file"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	err := s.Update(context.Background(), func(st *State) error {
+		_, err := st.EnsureUserID(t0)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(stale); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("stale temporary file still there (%v)", err)
+	}
+	if _, err := os.Stat(other); err != nil {
+		t.Errorf("another file was removed: %v", err)
+	}
+}
