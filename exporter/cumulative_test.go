@@ -3,10 +3,12 @@ package exporter
 import (
 	"context"
 	"path/filepath"
+	"runtime/metrics"
 	"testing"
 	"time"
 
 	"github.com/gofrs/flock"
+	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 
 	"github.com/Idun-Group/idun-telemetry-go/exporter/posthogtest"
@@ -94,5 +96,68 @@ func TestCumulativeRetriedAfterFailedWrite(t *testing.T) {
 	export(ctx, 5)
 	if got := count(); got != 5 {
 		t.Errorf("count = %d after totals 3, 5 (lost), 5, 5; want 5", got)
+	}
+}
+
+// NewReader without options starts no goroutine: it exports from the
+// caller's ForceFlush and Shutdown, and from a runtime timer every day.
+func TestReaderStartsNoGoroutine(t *testing.T) {
+	isolate(t)
+	srv := posthogtest.NewServer()
+	defer srv.Close()
+	path := filepath.Join(t.TempDir(), "idun", state.FileName)
+	runOnce(t, nil, WithHost(srv.URL), WithConfigPath(path), WithGrace(5*time.Second)) // First run sent
+	srv.Close()
+	created := func() uint64 {
+		s := []metrics.Sample{{Name: "/sched/goroutines-created:goroutines"}}
+		metrics.Read(s)
+		return s[0].Value.Uint64()
+	}
+	before := created()
+	p := start(t, WithHost(srv.URL), WithConfigPath(path))
+	p.add(t, "cli.run.count", 1)
+	if n := created() - before; n != 0 {
+		t.Errorf("New, NewReader and a count started %d goroutines", n)
+	}
+	if _, ok := NewReader(p.exp).(*reader); !ok {
+		t.Fatalf("NewReader gave a %T", NewReader(p.exp))
+	}
+	p.stop(t)
+	if got := load(t, path).Counters["cli.run.count"]; got != 1 {
+		t.Errorf("cli.run.count = %d after Shutdown, want 1", got)
+	}
+	pr, ok := NewReader(p.exp, sdkmetric.WithTimeout(time.Second)).(*sdkmetric.PeriodicReader)
+	if !ok {
+		t.Fatal("NewReader with options did not give a PeriodicReader")
+	}
+	_ = pr.Shutdown(context.Background())
+}
+
+// The timer exports as a PeriodicReader would, and stops at Shutdown.
+func TestReaderExportsOnTimer(t *testing.T) {
+	isolate(t)
+	srv := posthogtest.NewServer()
+	defer srv.Close()
+	path := filepath.Join(t.TempDir(), "idun", state.FileName)
+	exp, _ := New(WithHost(srv.URL), WithConfigPath(path), WithGrace(5*time.Second))
+	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(newReader(exp, 20*time.Millisecond)))
+	c, _ := mp.Meter("test").Int64Counter("feature.timer.count")
+	c.Add(context.Background(), 2)
+	deadline := time.Now().Add(5 * time.Second)
+	for load(t, path).Counters["feature.timer.count"] != 2 {
+		if time.Now().After(deadline) {
+			t.Fatal("the timer did not export")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	c.Add(context.Background(), 1)
+	if err := mp.Shutdown(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if got := load(t, path).Counters["feature.timer.count"]; got != 3 {
+		t.Errorf("feature.timer.count = %d, want 3", got)
+	}
+	if err := mp.ForceFlush(context.Background()); err == nil {
+		t.Error("ForceFlush after Shutdown succeeded")
 	}
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"io/fs"
-	"maps"
 	"sync"
 	"time"
 
@@ -211,12 +210,18 @@ func (e *Exporter) Export(ctx context.Context, rm *metricdata.ResourceMetrics) (
 	if len(deltas) == 0 && !e.dueOnDisk(now) {
 		return nil
 	}
-	// Counts that did not reach the file are added again next time.
+	// Counts that did not reach the file are added again next time. A
+	// total older than one already added (two collections racing to
+	// Export) adds nothing and is not remembered.
 	if e.commit(ctx, now, deltas) == nil && len(totals) > 0 {
 		if e.seen == nil {
 			e.seen = make(map[string]int64, len(totals))
 		}
-		maps.Copy(e.seen, totals)
+		for name, total := range totals {
+			if total > e.seen[name] {
+				e.seen[name] = total
+			}
+		}
 	}
 	return nil
 }
@@ -413,16 +418,20 @@ func closedChan() chan struct{} {
 	return c
 }
 
-// NewReader returns the reader to register on a MeterProvider: a
-// PeriodicReader exporting every 24 hours (and at ForceFlush and Shutdown)
-// when telemetry is on; when it is off, a ManualReader that is never read,
-// so not even the reader's goroutine runs. Options are passed to the
-// PeriodicReader after the 24 h interval, so they may change it.
+// NewReader returns the reader to register on a MeterProvider. When
+// telemetry is on, it exports every 24 hours and at ForceFlush and Shutdown;
+// without options it runs no goroutine of its own for that (a runtime timer
+// does the 24-hourly export), with options it is a PeriodicReader that gets
+// them after the 24 h interval, so they may change it. When telemetry is
+// off, it is a ManualReader that is never read and aggregates nothing.
 func NewReader(exp *Exporter, opts ...sdkmetric.PeriodicReaderOption) sdkmetric.Reader {
 	if exp == nil || !exp.Enabled() {
 		return sdkmetric.NewManualReader(
 			sdkmetric.WithAggregationSelector(func(sdkmetric.InstrumentKind) sdkmetric.Aggregation { return sdkmetric.AggregationDrop{} }),
 		)
+	}
+	if len(opts) == 0 {
+		return newReader(exp, HeartbeatInterval)
 	}
 	return sdkmetric.NewPeriodicReader(exp, append([]sdkmetric.PeriodicReaderOption{sdkmetric.WithInterval(HeartbeatInterval)}, opts...)...)
 }

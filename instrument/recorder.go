@@ -125,13 +125,7 @@ func (r *Recorder) add(ctx context.Context, k kind, name string) {
 		return
 	}
 	defer swallowPanic()
-	var c metric.Int64Counter
-	// The hot slot first, without a call: see cache.hot.
-	if cc := r.cache.Load(); cc != nil && name != "" {
-		if h := &cc.hot[hotSlot(k, name)]; h.name == name && h.kind == k {
-			c = h.ctr
-		}
-	}
+	c := r.hot(k, name)
 	if c == nil {
 		if c = r.counter(k, name); c == nil {
 			return
@@ -150,15 +144,21 @@ func swallowPanic() {
 	_ = recover()
 }
 
+// hot returns the counter of the hot slot of (k, name), or nil. It is small
+// enough to be inlined into the helpers.
+func (r *Recorder) hot(k kind, name string) metric.Int64Counter {
+	if c := r.cache.Load(); c != nil && name != "" {
+		if h := &c.hot[hotSlot(k, name)]; h.name == name && h.kind == k {
+			return h.ctr
+		}
+	}
+	return nil
+}
+
 // counter returns the cached counter for (k, name), or makes it. It returns
 // nil when the name is dropped.
 func (r *Recorder) counter(k kind, name string) metric.Int64Counter {
 	if c := r.cache.Load(); c != nil {
-		if name != "" {
-			if h := &c.hot[hotSlot(k, name)]; h.name == name && h.kind == k {
-				return h.ctr
-			}
-		}
 		if ctr, ok := c.byKind[k][name]; ok {
 			return ctr
 		}
