@@ -71,23 +71,39 @@ func plainCounterKeys(counters map[string]int64) ([]string, bool) {
 		}
 		keys = append(keys, k)
 	}
-	slices.SortFunc(keys, func(a, b string) int {
-		if keyLess(a, b) {
-			return -1
-		}
-		if keyLess(b, a) {
+	// Byte order is yaml.v3's order unless digit runs of different lengths
+	// meet ("f9" and "f10"): sort by bytes, cheaply, and by keyLess only if
+	// a neighbour pair says so. keyLess decides any two distinct keys at
+	// their first difference, so it is one call per comparison.
+	slices.Sort(keys)
+	if !ascending(keys) {
+		slices.SortFunc(keys, func(a, b string) int {
+			if a == b {
+				return 0
+			}
+			if keyLess(a, b) {
+				return -1
+			}
 			return 1
-		}
-		return 0
-	})
-	// yaml.v3 sorts with an unstable sort, so two distinct keys its order
-	// does not tell apart would come out in either order: leave them to it.
-	for i := 1; i < len(keys); i++ {
-		if !keyLess(keys[i-1], keys[i]) {
+		})
+		// An order keyLess does not make consistent (yaml.v3 itself would
+		// write such keys in a random order): leave them to yaml.v3.
+		if !ascending(keys) {
 			return nil, false
 		}
 	}
 	return keys, true
+}
+
+// ascending reports whether each key sorts before the next in yaml.v3's
+// order.
+func ascending(keys []string) bool {
+	for i := 1; i < len(keys); i++ {
+		if !keyLess(keys[i-1], keys[i]) {
+			return false
+		}
+	}
+	return true
 }
 
 func plainKey(k string) bool {

@@ -4,7 +4,6 @@ package reliability
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -438,9 +437,6 @@ func median(ds []time.Duration) time.Duration {
 func ms(d time.Duration) string {
 	return fmt.Sprintf("%d ms", d.Round(time.Millisecond)/time.Millisecond)
 }
-
-// ctx is a context for helpers that need one.
-var ctx = context.Background()
 
 // copyDiscard drains r.
 func copyDiscard(r io.Reader) { _, _ = io.Copy(io.Discard, r) }
