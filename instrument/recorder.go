@@ -5,6 +5,7 @@ import (
 	"maps"
 	"sync"
 	"sync/atomic"
+	"unsafe"
 
 	"go.opentelemetry.io/otel/metric"
 )
@@ -38,25 +39,26 @@ var descriptions = [...]string{
 type cache struct {
 	byKind [len(prefixes)]map[string]metric.Int64Counter
 	size   int // names held across all kinds
-	// hot is a direct-mapped table in front of the maps: each slot holds
+	// hot is a direct-mapped table in front of each map: each slot holds
 	// the first name cached with a working counter that hashes to it. A hit
-	// costs a two-byte hash and a string compare, where a map lookup hashes
-	// the whole name; it is what keeps the helpers close to a bare Add.
-	hot [hotSlots]hotEntry
+	// costs a hash of the length and last byte and a string compare (a
+	// pointer compare for a string literal), where a map lookup hashes the
+	// whole name; it is what keeps the helpers close to a bare Add.
+	hot [len(prefixes)][hotSlots]hotEntry
 }
 
-// hotSlots is the size of cache.hot, a power of two.
-const hotSlots = 32
+// hotSlots is the number of hot slots of each kind, a power of two.
+const hotSlots = 8
 
 type hotEntry struct {
 	name string
 	ctr  metric.Int64Counter // never nil in a used slot
-	kind kind
 }
 
-// hotSlot picks the slot of a non-empty name of kind k.
-func hotSlot(k kind, name string) uint {
-	return (uint(len(name)) ^ uint(name[0])<<1 ^ uint(name[len(name)-1])<<2 ^ uint(k)<<4) % hotSlots
+// hotSlot picks the slot of a non-empty name: a hash of its length and
+// last byte, cheap enough for hot to be inlined.
+func hotSlot(name string) uint {
+	return (uint(len(name)) ^ uint(name[len(name)-1])<<1) % hotSlots
 }
 
 // with returns a copy of c with name of kind k mapped to ctr. Only the map
@@ -68,8 +70,8 @@ func (c *cache) with(k kind, name string, ctr metric.Int64Counter) *cache {
 	m[name] = ctr
 	next.byKind[k] = m
 	next.size++
-	if h := &next.hot[hotSlot(k, name)]; ctr != nil && h.ctr == nil {
-		*h = hotEntry{name: name, ctr: ctr, kind: k}
+	if h := &next.hot[k][hotSlot(name)]; ctr != nil && h.ctr == nil {
+		*h = hotEntry{name: name, ctr: ctr}
 	}
 	return &next
 }
@@ -147,12 +149,18 @@ func swallowPanic() {
 // hot returns the counter of the hot slot of (k, name), or nil. It is small
 // enough to be inlined into the helpers.
 func (r *Recorder) hot(k kind, name string) metric.Int64Counter {
-	if c := r.cache.Load(); c != nil && name != "" {
-		if h := &c.hot[hotSlot(k, name)]; h.name == name && h.kind == k {
-			return h.ctr
-		}
+	c := r.cache.Load()
+	if c == nil || name == "" {
+		return nil
 	}
-	return nil
+	h := &c.hot[k][hotSlot(name)]
+	// Callers mostly pass the same string literal every time, which is
+	// the very string cached: comparing the pointers first skips the call
+	// that compares the bytes.
+	if len(h.name) != len(name) || unsafe.StringData(h.name) != unsafe.StringData(name) && h.name != name {
+		return nil
+	}
+	return h.ctr
 }
 
 // counter returns the cached counter for (k, name), or makes it. It returns

@@ -426,6 +426,9 @@ func BenchmarkProcess(b *testing.B) {
 // disturbed by other load, and a miss is measured again up to twice: a clear
 // regression misses every time.
 func TestProcessSmoke(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the CLI 60 times")
+	}
 	graceMs := float64(exporter.DefaultGrace / time.Millisecond)
 	for _, sc := range scenarios[:2] {
 		t.Run(sc.name, func(t *testing.T) {
