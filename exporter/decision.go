@@ -98,7 +98,7 @@ func decide(cfg config, st *state.State, loadErr error) Decision {
 		return d
 	}
 	if loadErr != nil && !errors.Is(loadErr, fs.ErrNotExist) {
-		return Decision{false, SourceConfigInvalid, "the state file cannot be used, so telemetry is off for this run: " + loadErr.Error()}
+		return unusableDecision(loadErr)
 	}
 	if decided {
 		return d
@@ -108,8 +108,16 @@ func decide(cfg config, st *state.State, loadErr error) Decision {
 			if on {
 				return Decision{true, SourceConfig, "telemetry_enabled: true in the state file"}
 			}
-			return Decision{false, SourceConfig, "telemetry_enabled: false in the state file"}
+			return optedOutDecision
 		}
 	}
 	return Decision{true, SourceDefault, "on by default"}
+}
+
+// optedOutDecision is the user's own opt-out, read from the state file.
+var optedOutDecision = Decision{false, SourceConfig, "telemetry_enabled: false in the state file"}
+
+// unusableDecision is a state file that exists but cannot be used.
+func unusableDecision(err error) Decision {
+	return Decision{false, SourceConfigInvalid, "the state file cannot be used, so telemetry is off for this run: " + err.Error()}
 }

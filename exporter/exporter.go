@@ -22,8 +22,11 @@ type Exporter struct {
 	// aggregate is the decision New made, fixed for the SDK's Aggregation
 	// calls; Export rechecks the live decision.
 	aggregate bool
-	store     *state.Store
-	version   string
+	// envOn records that IDUN_TELEMETRY_ENABLED turned telemetry on, which
+	// outranks the file's opt-out; fixed in New, so read without the lock.
+	envOn   bool
+	store   *state.Store
+	version string
 
 	// sendCtx is cancelled when Shutdown gives up waiting, which aborts any
 	// request in flight.
@@ -83,6 +86,7 @@ func New(opts ...Option) (exp *Exporter, err error) {
 		return e, nil
 	}
 	e.aggregate = true
+	e.envOn = e.decision.Source == SourceEnvEnabled
 	e.version = cfg.version
 	if e.version == "" {
 		e.version = buildVersion()
@@ -110,12 +114,12 @@ func (e *Exporter) start(st *state.State, missing bool) {
 }
 
 // errOptedOut aborts an update when the file, read under the lock, says off.
-var errOptedOut = errors.New("telemetry_enabled: false in the state file")
+var errOptedOut = errors.New(optedOutDecision.Reason)
 
 // prepare brings st up to date: an identity (and a First run for a new
 // one), a repaired clock, a due Heartbeat.
 func (e *Exporter) prepare(st *state.State, now time.Time) error {
-	if on, set := st.Enabled(); set && !on && e.decision.Source != SourceEnvEnabled {
+	if on, set := st.Enabled(); set && !on && !e.envOn {
 		return errOptedOut
 	}
 	created, err := st.EnsureUserID(now)
@@ -150,9 +154,9 @@ func (e *Exporter) off(err error) {
 	defer e.mu.Unlock()
 	switch {
 	case errors.Is(err, errOptedOut):
-		e.decision = Decision{false, SourceConfig, "telemetry_enabled: false in the state file"}
+		e.decision = optedOutDecision
 	case errors.Is(err, state.ErrUnusable):
-		e.decision = Decision{false, SourceConfigInvalid, "the state file cannot be used, so telemetry is off for this run: " + err.Error()}
+		e.decision = unusableDecision(err)
 	}
 }
 
