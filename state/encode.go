@@ -3,7 +3,6 @@ package state
 import (
 	"bytes"
 	"slices"
-	"strconv"
 
 	"gopkg.in/yaml.v3"
 )
@@ -37,20 +36,10 @@ func marshal(st *State) ([]byte, error) {
 			return yaml.Marshal(st)
 		}
 	}
-	size := len(out) + len("counters:\n")
-	for _, k := range keys {
-		size += 4 + len(k) + 2 + 20 + 1
-	}
-	b := make([]byte, 0, size)
+	b := make([]byte, 0, len(out)+len(countersHead)+countersSize(keys))
 	b = append(b, out[:at]...)
-	b = append(b, "counters:\n"...)
-	for _, k := range keys {
-		b = append(b, "    "...)
-		b = append(b, k...)
-		b = append(b, ": "...)
-		b = strconv.AppendInt(b, st.Counters[k], 10)
-		b = append(b, '\n')
-	}
+	b = append(b, countersHead...)
+	b = appendCounters(b, keys, st.Counters)
 	return append(b, out[at:]...), nil
 }
 

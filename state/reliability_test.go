@@ -7,6 +7,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -41,19 +42,26 @@ func TestNamedPipeIsUnusableAtOnce(t *testing.T) {
 }
 
 // Found by the reliability suite: a process killed between creating its
-// temporary file and renaming it left the file behind for good.
-func TestStaleTempFilesRemovedByTheNextWrite(t *testing.T) {
+// temporary file and renaming it left the file behind for good. The next
+// writer makes the file anew (never writing through what it finds there)
+// and renames it away.
+func TestStaleTempFileReplacedByTheNextWrite(t *testing.T) {
 	s := newStore(t)
 	dir := filepath.Dir(s.Path())
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		t.Fatal(err)
 	}
-	stale := filepath.Join(dir, ".config.yaml.123456.tmp")
-	other := filepath.Join(dir, ".other.yaml.1.tmp")
+	stale := filepath.Join(dir, ".config.yaml.tmp")
+	other := filepath.Join(dir, ".other.yaml.tmp")
 	for _, p := range []string{stale, other} {
-		if err := os.WriteFile(p, []byte("half a file"), 0o600); err != nil {
+		if err := os.WriteFile(p, []byte("half a file, much longer than the state file will be"+strings.Repeat(".", 4096)), 0o644); err != nil {
 			t.Fatal(err)
 		}
+	}
+	// A link in its place must not lead the write elsewhere.
+	victim := filepath.Join(t.TempDir(), "victim")
+	if err := os.WriteFile(victim, []byte("keep"), 0o600); err != nil {
+		t.Fatal(err)
 	}
 	err := s.Update(context.Background(), func(st *State) error {
 		_, err := st.EnsureUserID(t0)
@@ -67,5 +75,25 @@ func TestStaleTempFilesRemovedByTheNextWrite(t *testing.T) {
 	}
 	if _, err := os.Stat(other); err != nil {
 		t.Errorf("another file was removed: %v", err)
+	}
+	if _, err := New(s.Path()).Load(); err != nil {
+		t.Errorf("the file written over the stale one: %v", err)
+	}
+	// Again with a symbolic link left where the temporary file goes.
+	if err := os.Symlink(victim, stale); err != nil {
+		t.Fatal(err)
+	}
+	err = s.Update(context.Background(), func(st *State) error {
+		st.SetEnabled(false)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b, err := os.ReadFile(victim); err != nil || string(b) != "keep" {
+		t.Errorf("the write went through a link: %q, %v", b, err)
+	}
+	if fi, err := os.Lstat(s.Path()); err != nil || !fi.Mode().IsRegular() || fi.Mode().Perm() != 0o600 {
+		t.Errorf("state file after the write: %v, %v", fi, err)
 	}
 }

@@ -8,7 +8,7 @@ import (
 
 // snapshot is the file as a Store last read or wrote it, with the State
 // those bytes hold. An Update that finds the same bytes under the lock takes
-// the State instead of parsing them again: a short-lived program (a CLI run)
+// a copy of the State instead of parsing them again: a short-lived program (a CLI run)
 // then parses its state file once, when the exporter starts, not a second
 // time when it writes its counts at exit.
 //
@@ -25,22 +25,30 @@ type snapshot struct {
 // other than those the YAML decoder produces) is not kept.
 func (s *Store) remember(raw []byte, st *State) {
 	c, ok := st.clone()
+	if !ok {
+		c = nil
+	}
+	s.keep(raw, c)
+}
+
+// keep makes st, which nobody else holds or changes, the snapshot of raw;
+// nil forgets the snapshot.
+func (s *Store) keep(raw []byte, st *State) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.known = nil
-	if ok {
-		c.existed = true
-		s.known = &snapshot{raw: raw, st: c}
+	if st != nil {
+		st.existed = true
+		s.known = &snapshot{raw: raw, st: st}
 	}
 }
 
-// take returns the State of the snapshot when raw is its file, and forgets
-// it: the caller may change it.
-func (s *Store) take(raw []byte) *State {
+// lookup returns the State of the snapshot when raw is its file. Nobody may
+// change it: Update changes a clone.
+func (s *Store) lookup(raw []byte) *State {
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	k := s.known
-	s.known = nil
+	s.mu.Unlock()
 	if k == nil || !bytes.Equal(k.raw, raw) {
 		return nil
 	}

@@ -90,7 +90,7 @@ func TestCloneRefusesUnknownTypes(t *testing.T) {
 		t.Fatal(err)
 	}
 	b, _ := os.ReadFile(s.Path())
-	if s.take(b) != nil {
+	if s.lookup(b) != nil {
 		t.Error("a state holding a []string was kept")
 	}
 }
@@ -104,7 +104,7 @@ func TestSnapshotFollowsTheFile(t *testing.T) {
 	if _, err := a.Load(); err != nil {
 		t.Fatal(err)
 	}
-	if a.take([]byte(richFile)) == nil {
+	if a.lookup([]byte(richFile)) == nil {
 		t.Fatal("Load kept nothing for the next Update")
 	}
 	if _, err := a.Load(); err != nil {

@@ -7,9 +7,9 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
-	"strings"
 	"sync"
 	"time"
 
@@ -74,6 +74,10 @@ func (s *Store) Load() (*State, error) {
 // State (Existed reports false); fn decides whether to give it an identity.
 // When fn returns an error nothing is written and the error is returned.
 // Nothing is written either when fn changed nothing.
+//
+// A change to anything but the counters is flushed to disk (fsync) before
+// it replaces the file; a change to the counters alone is not (see
+// writeAtomic).
 func (s *Store) Update(ctx context.Context, fn func(*State) error) error {
 	unlock, err := s.lock(ctx)
 	if err != nil {
@@ -82,55 +86,68 @@ func (s *Store) Update(ctx context.Context, fn func(*State) error) error {
 	defer unlock()
 
 	old, err := readBounded(s.path)
-	var st *State
+	st := &State{}
+	var before *State // what old holds; never changed
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
-		st = &State{}
 	case err != nil:
 		return err
 	default:
-		// Bytes this Store read or wrote last need no second parse.
-		if st = s.take(old); st != nil {
-			break
-		}
-		if st, err = parse(s.path, old); err != nil {
+		if before, err = s.current(old); err != nil {
 			return err
+		}
+		var ok bool
+		if st, ok = before.clone(); !ok {
+			st, before = before, nil
 		}
 	}
 	if err := fn(st); err != nil {
 		return err
 	}
-	out, err := marshal(st)
-	if err != nil {
-		return fmt.Errorf("state: encode: %w", err)
+	return s.save(old, before, st)
+}
+
+// current returns the State old holds: the one this Store last read or
+// wrote when the file still holds those bytes, else a fresh parse.
+func (s *Store) current(old []byte) (*State, error) {
+	if st := s.lookup(old); st != nil {
+		return st, nil
 	}
-	if st.existed && bytes.Equal(out, old) {
-		s.remember(old, st)
+	st, err := parse(s.path, old)
+	if err != nil {
+		return nil, err
+	}
+	s.keep(old, st)
+	return st, nil
+}
+
+// save writes st, which fn made from before (nil when there was no file or
+// it could not be copied), over old. A change to the counters alone, the
+// change of almost every run, rewrites only their lines of old and skips the
+// fsync.
+func (s *Store) save(old []byte, before, st *State) error {
+	countersOnly := before != nil && sameButCounters(before, st)
+	if countersOnly && maps.Equal(before.Counters, st.Counters) {
 		return nil
 	}
-	removeStaleTemps(s.path)
-	if err := writeAtomic(s.path, out); err != nil {
+	var out []byte
+	if countersOnly {
+		out, _ = spliceCounters(old, before.Counters, st.Counters)
+	}
+	if out == nil {
+		var err error
+		if out, err = marshal(st); err != nil {
+			return fmt.Errorf("state: encode: %w", err)
+		}
+		if st.existed && bytes.Equal(out, old) {
+			return nil
+		}
+	}
+	if err := writeAtomic(s.path, out, !countersOnly || st.optedOut()); err != nil {
 		return err
 	}
 	s.remember(out, st)
 	return nil
-}
-
-// removeStaleTemps deletes the temporary files of writes that never
-// finished: only the lock holder writes one, so under the lock any that
-// exists belongs to a process killed mid-write, and would otherwise stay
-// forever.
-func removeStaleTemps(path string) {
-	dir, prefix := filepath.Dir(path), "."+filepath.Base(path)+"."
-	entries, err := os.ReadDir(dir)
-	if err != nil {
-		return
-	}
-	for _, e := range entries {
-		if name := e.Name(); e.Type().IsRegular() && strings.HasPrefix(name, prefix) && strings.HasSuffix(name, ".tmp") {
-			_ = os.Remove(filepath.Join(dir, name))
-		}
-	}
 }
 
 func (s *Store) lock(ctx context.Context) (unlock func(), err error) {
@@ -218,32 +235,59 @@ func parse(path string, b []byte) (st *State, err error) {
 	return st, nil
 }
 
-// writeAtomic replaces path with b: a temporary file in the same folder,
-// synced, then renamed, so no reader or crash ever sees half a file.
-func writeAtomic(path string, b []byte) (err error) {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*.tmp")
+// tempPath is where writeAtomic builds the next version of the file at path.
+func tempPath(path string) string {
+	return filepath.Join(filepath.Dir(path), "."+filepath.Base(path)+".tmp")
+}
+
+// fsync is a variable so that tests can count the flushes.
+var fsync = (*os.File).Sync
+
+// writeAtomic replaces path with b through a temporary file in the same
+// folder, renamed over it, so that no reader and no killed process ever
+// sees half a file. Only the lock holder writes, so a temporary file that
+// exists is what a writer killed mid-write left: it is removed and made
+// anew, never written through.
+//
+// durable flushes the new bytes to disk before the rename. Without it, a
+// power loss right after the rename can leave an empty file on file systems
+// that do not write a replacing file's data before the rename (ext4 and
+// btrfs do, XFS does not): an unusable file, so telemetry stays off until
+// the user resets it. That risk is taken for counts and nothing else: every
+// write that sets an identity, a setting or an event is durable, and so is
+// any write of a file that says telemetry is off.
+func writeAtomic(path string, b []byte, durable bool) (err error) {
+	tmp := tempPath(path)
+	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if errors.Is(err, fs.ErrExist) {
+		_ = os.Remove(tmp)
+		f, err = os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	}
 	if err != nil {
 		return fmt.Errorf("state: write: %w", err)
 	}
 	defer func() {
 		if err != nil {
-			_ = tmp.Close()
-			_ = os.Remove(tmp.Name())
+			_ = f.Close()
+			_ = os.Remove(tmp)
 		}
 	}()
-	if err = tmp.Chmod(0o600); err != nil {
+	// The umask may have taken bits the owner needs to read the file back.
+	if err = f.Chmod(0o600); err != nil {
 		return fmt.Errorf("state: write: %w", err)
 	}
-	if _, err = tmp.Write(b); err != nil {
+	if _, err = f.Write(b); err != nil {
 		return fmt.Errorf("state: write: %w", err)
 	}
-	if err = tmp.Sync(); err != nil {
+	if durable {
+		if err = fsync(f); err != nil {
+			return fmt.Errorf("state: write: %w", err)
+		}
+	}
+	if err = f.Close(); err != nil {
 		return fmt.Errorf("state: write: %w", err)
 	}
-	if err = tmp.Close(); err != nil {
-		return fmt.Errorf("state: write: %w", err)
-	}
-	if err = os.Rename(tmp.Name(), path); err != nil {
+	if err = os.Rename(tmp, path); err != nil {
 		return fmt.Errorf("state: write: %w", err)
 	}
 	return nil

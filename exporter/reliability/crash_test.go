@@ -112,7 +112,7 @@ func TestReliabilityCrash(t *testing.T) {
 			}
 			_ = l.Unlock()
 		}
-		left, _ := filepath.Glob(filepath.Join(s.config, "idun", ".config.yaml.*.tmp"))
+		left, _ := filepath.Glob(filepath.Join(s.config, "idun", ".config.yaml*.tmp"))
 		for _, f := range left {
 			tmpSeen[f] = true
 		}
@@ -143,7 +143,7 @@ func TestReliabilityCrash(t *testing.T) {
 	if persisted > acked+int64(kills) {
 		t.Errorf("counted twice: %d persisted > %d flushed + %d in flight at the kills", persisted, acked, kills)
 	}
-	left, _ := filepath.Glob(filepath.Join(s.config, "idun", ".config.yaml.*.tmp"))
+	left, _ := filepath.Glob(filepath.Join(s.config, "idun", ".config.yaml*.tmp"))
 	if len(left) != 0 {
 		t.Errorf("temporary files left after a normal run: %v", left)
 	}
