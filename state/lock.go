@@ -2,10 +2,10 @@ package state
 
 import (
 	"context"
+	"fmt"
 	"math/rand/v2"
+	"path/filepath"
 	"time"
-
-	"github.com/gofrs/flock"
 )
 
 // Lock polling backs off from lockPollMin to lockPollMax, with jitter.
@@ -19,11 +19,45 @@ const (
 	lockPollMax = 25 * time.Millisecond
 )
 
-// tryLock takes l, polling until ctx ends.
-func tryLock(ctx context.Context, l *flock.Flock) (bool, error) {
+// lock takes the exclusive lock on the lock file beside the state file,
+// waiting at most the Store's lock timeout, and returns its release.
+func (s *Store) lock(ctx context.Context) (unlock func(), err error) {
+	if err := makeDir(filepath.Dir(s.path)); err != nil {
+		return nil, fmt.Errorf("state: create folder: %w", err)
+	}
+	ctx, cancel := context.WithTimeout(ctx, s.lockTimeout)
+	defer cancel()
+	l, err := openLock(s.LockPath())
+	if err != nil {
+		return nil, fmt.Errorf("state: lock: %w", err)
+	}
+	ok, err := waitLock(ctx, l)
+	if err != nil && ctx.Err() == nil {
+		l.release()
+		return nil, fmt.Errorf("state: lock: %w", err)
+	}
+	if !ok {
+		l.release()
+		return nil, ErrLockTimeout
+	}
+	return l.release, nil
+}
+
+// fileLock is an open lock file: an exclusive flock on Unix, LockFileEx
+// elsewhere. Either excludes another descriptor of the same process, which
+// POSIX fcntl locks would not.
+type fileLock interface {
+	// tryLock takes the lock if it is free.
+	tryLock() (bool, error)
+	// release drops the lock, if held, and closes the file.
+	release()
+}
+
+// waitLock takes l, polling until ctx ends.
+func waitLock(ctx context.Context, l fileLock) (bool, error) {
 	delay := lockPollMin
 	for {
-		if ok, err := l.TryLock(); ok || err != nil {
+		if ok, err := l.tryLock(); ok || err != nil {
 			return ok, err
 		}
 		t := time.NewTimer(delay/2 + rand.N(delay))

@@ -5,15 +5,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"maps"
-	"os"
-	"path/filepath"
 	"sync"
 	"time"
 
-	"github.com/gofrs/flock"
 	"gopkg.in/yaml.v3"
 )
 
@@ -150,64 +146,6 @@ func (s *Store) save(old []byte, before, st *State) error {
 	return nil
 }
 
-func (s *Store) lock(ctx context.Context) (unlock func(), err error) {
-	if err := os.MkdirAll(filepath.Dir(s.path), 0o700); err != nil {
-		return nil, fmt.Errorf("state: create folder: %w", err)
-	}
-	ctx, cancel := context.WithTimeout(ctx, s.lockTimeout)
-	defer cancel()
-	l := flock.New(s.LockPath(), flock.SetPermissions(0o600))
-	ok, err := tryLock(ctx, l)
-	if err != nil && ctx.Err() == nil {
-		return nil, fmt.Errorf("state: lock: %w", err)
-	}
-	if !ok {
-		_ = l.Close()
-		return nil, ErrLockTimeout
-	}
-	return func() { _ = l.Unlock() }, nil
-}
-
-// readBounded reads at most MaxFileSize bytes of a regular file.
-func readBounded(path string) ([]byte, error) {
-	// Check before opening: opening a named pipe blocks until a writer
-	// comes, which would hang the host program.
-	if fi, err := os.Stat(path); err != nil {
-		if errors.Is(err, fs.ErrNotExist) {
-			return nil, err
-		}
-		return nil, unusable(path, err)
-	} else if !fi.Mode().IsRegular() {
-		return nil, unusable(path, errors.New("not a regular file"))
-	}
-	f, err := os.Open(path)
-	if err != nil {
-		if errors.Is(err, fs.ErrNotExist) {
-			return nil, err
-		}
-		return nil, unusable(path, err)
-	}
-	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return nil, unusable(path, err)
-	}
-	if !fi.Mode().IsRegular() {
-		return nil, unusable(path, errors.New("not a regular file"))
-	}
-	if fi.Size() > MaxFileSize {
-		return nil, unusable(path, fmt.Errorf("larger than %d bytes", MaxFileSize))
-	}
-	b, err := io.ReadAll(io.LimitReader(f, MaxFileSize+1))
-	if err != nil {
-		return nil, unusable(path, err)
-	}
-	if len(b) > MaxFileSize {
-		return nil, unusable(path, fmt.Errorf("larger than %d bytes", MaxFileSize))
-	}
-	return b, nil
-}
-
 // parse decodes b. Anything odd is unusable rather than guessed at: an empty
 // file, a document that is not a mapping, wrong types, an identifier that is
 // not a UUID, negative counters, a decoder panic.
@@ -233,64 +171,6 @@ func parse(path string, b []byte) (st *State, err error) {
 	}
 	st.existed = true
 	return st, nil
-}
-
-// tempPath is where writeAtomic builds the next version of the file at path.
-func tempPath(path string) string {
-	return filepath.Join(filepath.Dir(path), "."+filepath.Base(path)+".tmp")
-}
-
-// fsync is a variable so that tests can count the flushes.
-var fsync = (*os.File).Sync
-
-// writeAtomic replaces path with b through a temporary file in the same
-// folder, renamed over it, so that no reader and no killed process ever
-// sees half a file. Only the lock holder writes, so a temporary file that
-// exists is what a writer killed mid-write left: it is removed and made
-// anew, never written through.
-//
-// durable flushes the new bytes to disk before the rename. Without it, a
-// power loss right after the rename can leave an empty file on file systems
-// that do not write a replacing file's data before the rename (ext4 and
-// btrfs do, XFS does not): an unusable file, so telemetry stays off until
-// the user resets it. That risk is taken for counts and nothing else: every
-// write that sets an identity, a setting or an event is durable, and so is
-// any write of a file that says telemetry is off.
-func writeAtomic(path string, b []byte, durable bool) (err error) {
-	tmp := tempPath(path)
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-	if errors.Is(err, fs.ErrExist) {
-		_ = os.Remove(tmp)
-		f, err = os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-	}
-	if err != nil {
-		return fmt.Errorf("state: write: %w", err)
-	}
-	defer func() {
-		if err != nil {
-			_ = f.Close()
-			_ = os.Remove(tmp)
-		}
-	}()
-	// The umask may have taken bits the owner needs to read the file back.
-	if err = f.Chmod(0o600); err != nil {
-		return fmt.Errorf("state: write: %w", err)
-	}
-	if _, err = f.Write(b); err != nil {
-		return fmt.Errorf("state: write: %w", err)
-	}
-	if durable {
-		if err = fsync(f); err != nil {
-			return fmt.Errorf("state: write: %w", err)
-		}
-	}
-	if err = f.Close(); err != nil {
-		return fmt.Errorf("state: write: %w", err)
-	}
-	if err = os.Rename(tmp, path); err != nil {
-		return fmt.Errorf("state: write: %w", err)
-	}
-	return nil
 }
 
 // FileError describes a state file that exists but cannot be used. It wraps

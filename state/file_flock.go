@@ -1,0 +1,168 @@
+//go:build linux || darwin || freebsd || netbsd || openbsd || dragonfly
+
+package state
+
+// The state file is read and written with system calls, not through
+// os.File: a CLI run touches it twice, and os.File's first use in a process
+// (the poller, io.ReadAll's growing buffer, the close path) cost more there
+// than the calls themselves, about 0.3 ms of the run.
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"syscall"
+)
+
+// retry runs a system call again while a signal interrupts it.
+func retry(call func() error) error {
+	for {
+		if err := call(); err != syscall.EINTR {
+			return err
+		}
+	}
+}
+
+func makeDir(dir string) error {
+	var st syscall.Stat_t
+	if syscall.Stat(dir, &st) == nil && st.Mode&syscall.S_IFMT == syscall.S_IFDIR {
+		return nil
+	}
+	return os.MkdirAll(dir, 0o700)
+}
+
+func open(path string, flags int, perm uint32) (fd int, err error) {
+	err = retry(func() (err error) {
+		fd, err = syscall.Open(path, flags|syscall.O_CLOEXEC, perm)
+		return err
+	})
+	if err != nil {
+		return -1, &fs.PathError{Op: "open", Path: path, Err: err}
+	}
+	return fd, nil
+}
+
+func readBounded(path string) ([]byte, error) {
+	var st syscall.Stat_t
+	if err := retry(func() error { return syscall.Stat(path, &st) }); err != nil {
+		err = &fs.PathError{Op: "stat", Path: path, Err: err}
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, err
+		}
+		return nil, unusable(path, err)
+	}
+	if st.Mode&syscall.S_IFMT != syscall.S_IFREG {
+		return nil, unusable(path, errors.New("not a regular file"))
+	}
+	// O_NONBLOCK: should a pipe take the file's place after the check,
+	// opening it returns at once.
+	fd, err := open(path, syscall.O_RDONLY|syscall.O_NONBLOCK|syscall.O_NOCTTY, 0)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, err
+		}
+		return nil, unusable(path, err)
+	}
+	defer syscall.Close(fd)
+	if err := retry(func() error { return syscall.Fstat(fd, &st) }); err != nil {
+		return nil, unusable(path, err)
+	}
+	if st.Mode&syscall.S_IFMT != syscall.S_IFREG {
+		return nil, unusable(path, errors.New("not a regular file"))
+	}
+	if st.Size > MaxFileSize {
+		return nil, unusable(path, fmt.Errorf("larger than %d bytes", MaxFileSize))
+	}
+	// One byte more than the size tells a file that grew since.
+	b := make([]byte, 0, st.Size+1)
+	for {
+		if len(b) == cap(b) {
+			b = append(b, 0)[:len(b)]
+		}
+		var n int
+		err := retry(func() (err error) {
+			n, err = syscall.Read(fd, b[len(b):min(cap(b), MaxFileSize+1)])
+			return err
+		})
+		if err != nil {
+			return nil, unusable(path, &fs.PathError{Op: "read", Path: path, Err: err})
+		}
+		if n <= 0 {
+			return b, nil
+		}
+		if b = b[:len(b)+n]; len(b) > MaxFileSize {
+			return nil, unusable(path, fmt.Errorf("larger than %d bytes", MaxFileSize))
+		}
+	}
+}
+
+func writeAtomic(path string, b []byte, durable bool) (err error) {
+	tmp := tempPath(path)
+	const flags = syscall.O_WRONLY | syscall.O_CREAT | syscall.O_EXCL | syscall.O_NOFOLLOW
+	fd, err := open(tmp, flags, 0o600)
+	if errors.Is(err, fs.ErrExist) {
+		_ = syscall.Unlink(tmp)
+		fd, err = open(tmp, flags, 0o600)
+	}
+	if err != nil {
+		return fmt.Errorf("state: write: %w", err)
+	}
+	closed := false
+	defer func() {
+		if err != nil {
+			if !closed {
+				_ = syscall.Close(fd)
+			}
+			_ = syscall.Unlink(tmp)
+			err = fmt.Errorf("state: write: %w", &fs.PathError{Op: "write", Path: tmp, Err: err})
+		}
+	}()
+	// The umask may have taken bits the owner needs to read the file back.
+	if err = retry(func() error { return syscall.Fchmod(fd, 0o600) }); err != nil {
+		return err
+	}
+	for rest := b; len(rest) > 0; {
+		var n int
+		if err = retry(func() (err error) { n, err = syscall.Write(fd, rest); return err }); err != nil {
+			return err
+		}
+		if n <= 0 {
+			return syscall.EIO
+		}
+		rest = rest[n:]
+	}
+	if durable {
+		synced()
+		if err = retry(func() error { return syscall.Fsync(fd) }); err != nil {
+			return err
+		}
+	}
+	closed = true
+	if err = syscall.Close(fd); err != nil {
+		return err
+	}
+	return retry(func() error { return syscall.Rename(tmp, path) })
+}
+
+// unixLock is a lock file held with flock.
+type unixLock struct{ fd int }
+
+func openLock(path string) (fileLock, error) {
+	fd, err := open(path, syscall.O_RDWR|syscall.O_CREAT|syscall.O_NOCTTY, 0o600)
+	if err != nil {
+		return nil, err
+	}
+	return unixLock{fd}, nil
+}
+
+func (l unixLock) tryLock() (bool, error) {
+	err := retry(func() error { return syscall.Flock(l.fd, syscall.LOCK_EX|syscall.LOCK_NB) })
+	if err == syscall.EWOULDBLOCK {
+		return false, nil
+	}
+	return err == nil, err
+}
+
+// release closes the file, which drops its lock.
+func (l unixLock) release() { _ = syscall.Close(l.fd) }
