@@ -150,6 +150,21 @@ func (s *Store) save(old []byte, before, st *State) error {
 // file, a document that is not a mapping, wrong types, an identifier that is
 // not a UUID, negative counters, a decoder panic.
 func parse(path string, b []byte) (st *State, err error) {
+	st, ok := parseQuick(b)
+	if !ok {
+		if st, err = parseYAML(path, b); err != nil {
+			return nil, err
+		}
+	}
+	if err := st.validate(); err != nil {
+		return nil, unusable(path, err)
+	}
+	st.existed = true
+	return st, nil
+}
+
+// parseYAML decodes b with yaml.v3.
+func parseYAML(path string, b []byte) (st *State, err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			st, err = nil, unusable(path, fmt.Errorf("decoder panic: %v", r))
@@ -166,10 +181,6 @@ func parse(path string, b []byte) (st *State, err error) {
 	if err := doc.Content[0].Decode(st); err != nil {
 		return nil, unusable(path, err)
 	}
-	if err := st.validate(); err != nil {
-		return nil, unusable(path, err)
-	}
-	st.existed = true
 	return st, nil
 }
 
