@@ -215,8 +215,9 @@ func (s *sandbox) makeDue() {
 // measured between them.
 type runs struct {
 	on, off       []sample
-	floor         []time.Duration
-	onRSS, offRSS []float64 // KB, from measureRSS
+	floor         []time.Duration // write and rename
+	floorSync     []time.Duration // write, fsync and rename
+	onRSS, offRSS []float64       // KB, from measureRSS
 }
 
 // pair runs the CLI once on and once off, alternating which goes first so
@@ -234,14 +235,16 @@ func (s *sandbox) pair(r *runs, before func()) {
 			r.off = append(r.off, s.run(false))
 		}
 	}
-	r.floor = append(r.floor, s.writeFloor())
+	r.floor = append(r.floor, s.writeFloor(false))
+	r.floorSync = append(r.floorSync, s.writeFloor(true))
 }
 
 // writeFloor times what no state update can do without: the state file's
-// bytes written to a new file beside it, fsynced and renamed over another
-// file there, as package state's atomic replace does, with no lock, parse
-// or encoding.
-func (s *sandbox) writeFloor() time.Duration {
+// bytes written to a new file beside it and renamed over another file
+// there, as package state's atomic replace does, with no lock, parse or
+// encoding; fsynced first when sync is set, as every update was before a
+// change to the counters alone skipped it.
+func (s *sandbox) writeFloor(sync bool) time.Duration {
 	s.tb.Helper()
 	b, err := os.ReadFile(s.path)
 	if err != nil {
@@ -254,7 +257,7 @@ func (s *sandbox) writeFloor() time.Duration {
 		s.tb.Fatal(err)
 	}
 	_, err = f.Write(b)
-	if err == nil {
+	if err == nil && sync {
 		err = f.Sync()
 	}
 	if cerr := f.Close(); err == nil {
@@ -279,7 +282,9 @@ type summary struct {
 	ratio                float64 // median on / median off
 	maxAddedMs           float64 // slowest on - median off
 	minAddedMs           float64 // fastest on - fastest off
+	pairedMs             float64 // median of (on - off) over the pairs
 	floorMs              float64 // median of the write floor
+	floorSyncMs          float64 // the same with an fsync
 	onRSSKB, offRSSKB    float64 // medians of the peak RSS
 	addedRSSKB, ratioRSS float64
 	onWall, offWall      []time.Duration
@@ -299,7 +304,13 @@ func (r *runs) summary() summary {
 	s.addedMs, s.ratio = s.onMs-s.offMs, s.onMs/s.offMs
 	s.maxAddedMs = ms(slices.Max(s.onWall)) - s.offMs
 	s.minAddedMs = ms(slices.Min(s.onWall)) - ms(slices.Min(s.offWall))
+	var diffs []time.Duration
+	for i := range s.n {
+		diffs = append(diffs, r.on[i].wall-r.off[i].wall)
+	}
+	s.pairedMs = ms(median(diffs))
 	s.floorMs = ms(median(r.floor))
+	s.floorSyncMs = ms(median(r.floorSync))
 	s.onRSSKB, s.offRSSKB = median(r.onRSS), median(r.offRSS)
 	s.addedRSSKB = s.onRSSKB - s.offRSSKB
 	if s.offRSSKB > 0 {
@@ -309,8 +320,8 @@ func (r *runs) summary() summary {
 }
 
 func (s summary) String() string {
-	out := fmt.Sprintf("%d interleaved pairs: on %.3f ms, off %.3f ms (medians): +%.3f ms, %.3fx; slowest on +%.3f ms; fastest on - fastest off %+.3f ms; fsync'd write floor %.3f ms",
-		s.n, s.onMs, s.offMs, s.addedMs, s.ratio, s.maxAddedMs, s.minAddedMs, s.floorMs)
+	out := fmt.Sprintf("%d interleaved pairs: on %.3f ms, off %.3f ms (medians): %+.3f ms, %.3fx; median of the pairs' differences %+.3f ms; slowest on %+.3f ms; fastest on - fastest off %+.3f ms; write floor %.3f ms, with fsync %.3f ms",
+		s.n, s.onMs, s.offMs, s.addedMs, s.ratio, s.pairedMs, s.maxAddedMs, s.minAddedMs, s.floorMs, s.floorSyncMs)
 	if s.offRSSKB > 0 {
 		out += fmt.Sprintf("; peak RSS on %.0f KB, off %.0f KB: +%.0f KB, %.3fx", s.onRSSKB, s.offRSSKB, s.addedRSSKB, s.ratioRSS)
 	}
@@ -336,7 +347,9 @@ func report(b *testing.B, s summary) {
 	b.ReportMetric(s.addedMs, "ms-added")
 	b.ReportMetric(s.ratio, "x-off")
 	b.ReportMetric(s.maxAddedMs, "ms-added-max")
+	b.ReportMetric(s.pairedMs, "ms-added-paired")
 	b.ReportMetric(s.floorMs, "ms-write")
+	b.ReportMetric(s.floorSyncMs, "ms-write-fsync")
 	if s.offRSSKB > 0 {
 		b.ReportMetric(s.onRSSKB, "KB-rss-on")
 		b.ReportMetric(s.offRSSKB, "KB-rss-off")
