@@ -8,11 +8,13 @@ package state
 // than the calls themselves, about 0.3 ms of the run.
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io/fs"
 	"os"
 	"syscall"
+	"time"
 )
 
 // retry runs a system call again while a signal interrupts it.
@@ -98,13 +100,8 @@ func readBounded(path string) ([]byte, error) {
 }
 
 func writeAtomic(path string, b []byte, durable bool) (err error) {
-	tmp := tempPath(path)
-	const flags = syscall.O_WRONLY | syscall.O_CREAT | syscall.O_EXCL | syscall.O_NOFOLLOW
-	fd, err := open(tmp, flags, 0o600)
-	if errors.Is(err, fs.ErrExist) {
-		_ = syscall.Unlink(tmp)
-		fd, err = open(tmp, flags, 0o600)
-	}
+	next := nextPath(path)
+	fd, err := openNext(next)
 	if err != nil {
 		return fmt.Errorf("state: write: %w", err)
 	}
@@ -114,23 +111,28 @@ func writeAtomic(path string, b []byte, durable bool) (err error) {
 			if !closed {
 				_ = syscall.Close(fd)
 			}
-			_ = syscall.Unlink(tmp)
-			err = fmt.Errorf("state: write: %w", &fs.PathError{Op: "write", Path: tmp, Err: err})
+			_ = syscall.Unlink(next)
+			err = fmt.Errorf("state: write: %w", &fs.PathError{Op: "write", Path: next, Err: err})
 		}
 	}()
 	// The umask may have taken bits the owner needs to read the file back.
 	if err = retry(func() error { return syscall.Fchmod(fd, 0o600) }); err != nil {
 		return err
 	}
-	for rest := b; len(rest) > 0; {
+	for off := 0; off < len(b); {
 		var n int
-		if err = retry(func() (err error) { n, err = syscall.Write(fd, rest); return err }); err != nil {
+		if err = retry(func() (err error) { n, err = syscall.Pwrite(fd, b[off:], int64(off)); return err }); err != nil {
 			return err
 		}
 		if n <= 0 {
 			return syscall.EIO
 		}
-		rest = rest[n:]
+		off += n
+	}
+	// Cut what a longer earlier version left, never to zero: a file
+	// truncated to nothing makes ext4 free its blocks and flush at close.
+	if err = retry(func() error { return syscall.Ftruncate(fd, int64(len(b))) }); err != nil {
+		return err
 	}
 	if durable {
 		synced()
@@ -142,7 +144,15 @@ func writeAtomic(path string, b []byte, durable bool) (err error) {
 	if err = syscall.Close(fd); err != nil {
 		return err
 	}
-	return retry(func() error { return syscall.Rename(tmp, path) })
+	if err = swap(next, path); err != nil {
+		return err
+	}
+	if durable {
+		// The spare now holds the version before this one, which may be
+		// an identity the user just reset: it goes.
+		_ = syscall.Unlink(next)
+	}
+	return nil
 }
 
 // unixLock is a lock file held with flock.
@@ -166,3 +176,35 @@ func (l unixLock) tryLock() (bool, error) {
 
 // release closes the file, which drops its lock.
 func (l unixLock) release() { _ = syscall.Close(l.fd) }
+
+// readLockWait bounds a reader's wait for writers. They hold the lock for
+// about a millisecond; one that holds it longer is stuck and cannot swap
+// the file, so the reader then reads without the lock.
+const readLockWait = 100 * time.Millisecond
+
+// readShared reads the file at path under a shared lock, so that no writer
+// swaps it away and rewrites it while it is read (see file_linux.go). A
+// missing lock file means no writer has come yet.
+func readShared(path, lockPath string) ([]byte, error) {
+	fd, err := open(lockPath, syscall.O_RDONLY|syscall.O_NOCTTY|syscall.O_NONBLOCK, 0)
+	if err == nil {
+		ctx, cancel := context.WithTimeout(context.Background(), readLockWait)
+		_, _ = waitLock(ctx, sharedLock{fd})
+		cancel()
+		defer syscall.Close(fd) // after the read: closing drops the lock
+	}
+	return readBounded(path)
+}
+
+// sharedLock is a lock file held with a shared flock.
+type sharedLock struct{ fd int }
+
+func (l sharedLock) tryLock() (bool, error) {
+	err := retry(func() error { return syscall.Flock(l.fd, syscall.LOCK_SH|syscall.LOCK_NB) })
+	if err == syscall.EWOULDBLOCK {
+		return false, nil
+	}
+	return err == nil, err
+}
+
+func (l sharedLock) release() {}

@@ -49,11 +49,13 @@ func (s *Store) Path() string { return s.path }
 // LockPath returns the path of the lock file kept beside the state file.
 func (s *Store) LockPath() string { return s.path + ".lock" }
 
-// Load reads the file without taking the lock; writers replace the file
-// whole, so this always sees a complete version. A missing file gives an
-// error for which errors.Is(err, fs.ErrNotExist) holds.
+// Load reads the file. It always sees a whole version, and never waits long:
+// it shares the lock with other readers and waits for a writer at most
+// 100 ms, after which the writer is taken to be stuck and the file is read
+// anyway. A missing file gives an error for which errors.Is(err,
+// fs.ErrNotExist) holds.
 func (s *Store) Load() (*State, error) {
-	b, err := readBounded(s.path)
+	b, err := readShared(s.path, s.LockPath())
 	if err != nil {
 		return nil, err
 	}
