@@ -188,9 +188,11 @@ const readLockWait = 100 * time.Millisecond
 func readShared(path, lockPath string) ([]byte, error) {
 	fd, err := open(lockPath, syscall.O_RDONLY|syscall.O_NOCTTY|syscall.O_NONBLOCK, 0)
 	if err == nil {
-		ctx, cancel := context.WithTimeout(context.Background(), readLockWait)
-		_, _ = waitLock(ctx, sharedLock{fd})
-		cancel()
+		if ok, err := (sharedLock{fd}).tryLock(); !ok && err == nil {
+			ctx, cancel := context.WithTimeout(context.Background(), readLockWait)
+			_, _ = waitLock(ctx, sharedLock{fd})
+			cancel()
+		}
 		defer syscall.Close(fd) // after the read: closing drops the lock
 	}
 	return readBounded(path)

@@ -25,14 +25,20 @@ func (s *Store) lock(ctx context.Context) (unlock func(), err error) {
 	if err := makeDir(filepath.Dir(s.path)); err != nil {
 		return nil, fmt.Errorf("state: create folder: %w", err)
 	}
-	ctx, cancel := context.WithTimeout(ctx, s.lockTimeout)
-	defer cancel()
 	l, err := openLock(s.LockPath())
 	if err != nil {
 		return nil, fmt.Errorf("state: lock: %w", err)
 	}
-	ok, err := waitLock(ctx, l)
-	if err != nil && ctx.Err() == nil {
+	// The lock is free almost always: no timer for that case.
+	ok, err := l.tryLock()
+	if !ok && err == nil {
+		wait, cancel := context.WithTimeout(ctx, s.lockTimeout)
+		if ok, err = waitLock(wait, l); wait.Err() != nil {
+			err = nil // out of time, or the caller gave up: ok is false
+		}
+		cancel()
+	}
+	if err != nil {
 		l.release()
 		return nil, fmt.Errorf("state: lock: %w", err)
 	}
