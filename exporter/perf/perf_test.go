@@ -433,9 +433,11 @@ func BenchmarkProcess(b *testing.B) {
 
 // TestProcessSmoke is the CI guard of the process-level budgets, with
 // margins wide enough for a noisy machine and for the other packages' tests
-// that go test ./... runs alongside: 10 pairs, at most 5 ms added per run
-// where the budget is 1 ms, and the grace + 200 ms at exit where the budget
-// is the grace + 30 ms. Each limit is on the fastest runs, the ones least
+// that go test ./... runs alongside: 10 pairs, at most 3 ms added per run
+// where the budget is 1 ms (a run that wrote the file the old way, encoded,
+// fsynced and renamed, added 3 to 4 ms on the machine of the README's
+// figures), and the grace + 200 ms at exit where the budget is the grace +
+// 30 ms. Each limit is on the fastest runs, the ones least
 // disturbed by other load, and a miss is measured again up to twice: a clear
 // regression misses every time.
 func TestProcessSmoke(t *testing.T) {
@@ -445,7 +447,7 @@ func TestProcessSmoke(t *testing.T) {
 	graceMs := float64(exporter.DefaultGrace / time.Millisecond)
 	for _, sc := range scenarios[:2] {
 		t.Run(sc.name, func(t *testing.T) {
-			pairs, limit := 10, 5.0
+			pairs, limit := 10, 3.0
 			if sc.name != "version" {
 				pairs, limit = 3, graceMs+200
 			}

@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"syscall"
 	"testing"
 	"time"
@@ -49,6 +50,7 @@ func TestReliabilityCrash(t *testing.T) {
 		acked      int64
 		kills      int
 		tmpSeen    = map[string]bool{}
+		spares     int // rounds that ended with a spare file (Linux)
 		firstSeen  string
 		killedAt   []time.Duration
 		progressOf = func(i int) string { return filepath.Join(progressDir, fmt.Sprintf("p%d", i)) }
@@ -116,6 +118,14 @@ func TestReliabilityCrash(t *testing.T) {
 		for _, f := range left {
 			tmpSeen[f] = true
 		}
+		// The spare (Linux) may be cut short by the kill, but it never
+		// holds an identity the file does not.
+		if b, err := os.ReadFile(filepath.Join(s.config, "idun", ".config.yaml.spare")); err == nil {
+			spares++
+			if m := regexp.MustCompile(`user_id: (\S+)`).FindSubmatch(b); m != nil && userID != "" && string(m[1]) != userID {
+				t.Errorf("round %d: the spare holds user_id %s, the file %s", round, m[1], userID)
+			}
+		}
 		for p := range perRound {
 			fi, err := os.Stat(progressOf(round*perRound + p))
 			if err == nil {
@@ -159,8 +169,8 @@ func TestReliabilityCrash(t *testing.T) {
 	if len(first) != 1 || len(queued) != 0 {
 		t.Errorf("First run: %d delivered + %d queued, want exactly 1 delivered", len(first), len(queued))
 	}
-	figure(t, "%d SIGKILLs at 0-%s: file parsed after %d/%d, user_id changed 0 times, lock free after %d/%d; %d counts flushed before the kills, %d persisted (lost 0 flushed, %d in-flight counts of %d killed processes kept); kills inside a write (temp file found) %d, temp files left after the next run that writes %d; First run %d delivered (%d raw, same UUID) + %d queued after %d leases of killed senders ran out",
-		kills, ms(maxDelay), rounds, rounds, rounds, rounds, acked, persisted, persisted-acked, kills, len(tmpSeen), len(left), len(first), len(eventsNamed(sink.Events(), "First run")), len(queued), leases)
+	figure(t, "%d SIGKILLs at 0-%s: file parsed after %d/%d, user_id changed 0 times, lock free after %d/%d; %d counts flushed before the kills, %d persisted (lost 0 flushed, %d in-flight counts of %d killed processes kept); kills inside a write (temp file found, not on Linux) %d, temp files left after the next run that writes %d, rounds ending with a spare (Linux) %d; First run %d delivered (%d raw, same UUID) + %d queued after %d leases of killed senders ran out",
+		kills, ms(maxDelay), rounds, rounds, rounds, rounds, acked, persisted, persisted-acked, kills, len(tmpSeen), len(left), spares, len(first), len(eventsNamed(sink.Events(), "First run")), len(queued), leases)
 }
 
 // chanResult is a started process whose result arrives later.
