@@ -96,6 +96,9 @@ func (s *Store) Update(ctx context.Context, fn func(*State) error) error {
 		}
 		var ok bool
 		if st, ok = before.clone(); !ok {
+			// fn changes the parsed State itself: it is nobody's
+			// snapshot any more.
+			s.keep(nil, nil)
 			st, before = before, nil
 		}
 	}
