@@ -116,8 +116,6 @@ func plainKey(k string) bool {
 // sorter.go), for the ASCII keys plainKey accepts: letters by byte, runs of
 // digits by value, a letter after a digit run sorts last.
 func keyLess(a, b string) bool {
-	isDigit := func(c byte) bool { return '0' <= c && c <= '9' }
-	isLetter := func(c byte) bool { return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' }
 	digits := false
 	for i := 0; i < len(a) && i < len(b); i++ {
 		if a[i] == b[i] {

@@ -155,19 +155,20 @@ func writeAtomic(path string, b []byte, durable bool) (err error) {
 	return nil
 }
 
-// unixLock is a lock file held with flock.
-type unixLock struct{ fd int }
+// flockFile is a lock file held with flock, exclusively (LOCK_EX) or
+// shared (LOCK_SH).
+type flockFile struct{ fd, how int }
 
 func openLock(path string) (fileLock, error) {
 	fd, err := open(path, syscall.O_RDWR|syscall.O_CREAT|syscall.O_NOCTTY, 0o600)
 	if err != nil {
 		return nil, err
 	}
-	return unixLock{fd}, nil
+	return flockFile{fd, syscall.LOCK_EX}, nil
 }
 
-func (l unixLock) tryLock() (bool, error) {
-	err := retry(func() error { return syscall.Flock(l.fd, syscall.LOCK_EX|syscall.LOCK_NB) })
+func (l flockFile) tryLock() (bool, error) {
+	err := retry(func() error { return syscall.Flock(l.fd, l.how|syscall.LOCK_NB) })
 	if err == syscall.EWOULDBLOCK {
 		return false, nil
 	}
@@ -175,7 +176,7 @@ func (l unixLock) tryLock() (bool, error) {
 }
 
 // release closes the file, which drops its lock.
-func (l unixLock) release() { _ = syscall.Close(l.fd) }
+func (l flockFile) release() { _ = syscall.Close(l.fd) }
 
 // readLockWait bounds a reader's wait for writers. They hold the lock for
 // about a millisecond; one that holds it longer is stuck and cannot swap
@@ -188,25 +189,13 @@ const readLockWait = 100 * time.Millisecond
 func readShared(path, lockPath string) ([]byte, error) {
 	fd, err := open(lockPath, syscall.O_RDONLY|syscall.O_NOCTTY|syscall.O_NONBLOCK, 0)
 	if err == nil {
-		if ok, err := (sharedLock{fd}).tryLock(); !ok && err == nil {
+		l := flockFile{fd, syscall.LOCK_SH}
+		defer l.release() // after the read
+		if ok, err := l.tryLock(); !ok && err == nil {
 			ctx, cancel := context.WithTimeout(context.Background(), readLockWait)
-			_, _ = waitLock(ctx, sharedLock{fd})
+			_, _ = waitLock(ctx, l)
 			cancel()
 		}
-		defer syscall.Close(fd) // after the read: closing drops the lock
 	}
 	return readBounded(path)
 }
-
-// sharedLock is a lock file held with a shared flock.
-type sharedLock struct{ fd int }
-
-func (l sharedLock) tryLock() (bool, error) {
-	err := retry(func() error { return syscall.Flock(l.fd, syscall.LOCK_SH|syscall.LOCK_NB) })
-	if err == syscall.EWOULDBLOCK {
-		return false, nil
-	}
-	return err == nil, err
-}
-
-func (l sharedLock) release() {}

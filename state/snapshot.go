@@ -8,9 +8,9 @@ import (
 
 // snapshot is the file as a Store last read or wrote it, with the State
 // those bytes hold. An Update that finds the same bytes under the lock takes
-// a copy of the State instead of parsing them again: a short-lived program (a CLI run)
-// then parses its state file once, when the exporter starts, not a second
-// time when it writes its counts at exit.
+// a copy of the State instead of parsing them again: a short-lived program
+// (a CLI run) then parses its state file once, when the exporter starts, not
+// a second time when it writes its counts at exit.
 //
 // The State is private to the Store, a deep copy of what callers hold, and
 // keyed by the bytes, never by time or size: if anything else changed the
