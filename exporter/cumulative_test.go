@@ -2,6 +2,7 @@ package exporter
 
 import (
 	"context"
+	"os"
 	"path/filepath"
 	"runtime/metrics"
 	"testing"
@@ -75,7 +76,8 @@ func TestCumulativeRetriedAfterFailedWrite(t *testing.T) {
 	if got := count(); got != 3 {
 		t.Fatalf("count = %d after a total of 3", got)
 	}
-	// Another process holds the lock past this Export's deadline.
+	// Another process holds the lock past this Export's deadline: the
+	// journal needs no lock, so the count is kept all the same.
 	l := flock.New(state.New(path).LockPath())
 	if err := l.Lock(); err != nil {
 		t.Fatal(err)
@@ -83,19 +85,40 @@ func TestCumulativeRetriedAfterFailedWrite(t *testing.T) {
 	short, cancel := context.WithTimeout(ctx, 30*time.Millisecond)
 	export(short, 5)
 	cancel()
+	if got := count(); got != 5 {
+		t.Fatalf("count = %d after a total of 5 with the lock held by another; want 5", got)
+	}
+	// Now the journal cannot be written either (a folder in its place) and
+	// the lock is still held: the count is not stored, and is retried.
+	journal := state.New(path).JournalPath()
+	if err := os.Rename(journal, journal+".aside"); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Mkdir(journal, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	short, cancel = context.WithTimeout(ctx, 30*time.Millisecond)
+	export(short, 8)
+	cancel()
 	if err := l.Unlock(); err != nil {
 		t.Fatal(err)
 	}
-	if got := count(); got != 3 {
-		t.Fatalf("count = %d while the file was locked", got)
+	if err := os.Remove(journal); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(journal+".aside", journal); err != nil {
+		t.Fatal(err)
+	}
+	if got := count(); got != 5 {
+		t.Fatalf("count = %d while nothing could be written; want 5", got)
 	}
 	if !exp.Enabled() {
 		t.Fatal("a lock timeout turned telemetry off")
 	}
-	export(ctx, 5)
-	export(ctx, 5)
-	if got := count(); got != 5 {
-		t.Errorf("count = %d after totals 3, 5 (lost), 5, 5; want 5", got)
+	export(ctx, 8)
+	export(ctx, 8)
+	if got := count(); got != 8 {
+		t.Errorf("count = %d after totals 3, 5, 8 (not stored), 8, 8; want 8", got)
 	}
 }
 

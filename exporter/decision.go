@@ -44,7 +44,10 @@ func Decide(opts ...Option) Decision {
 		return d
 	}
 	st, err := state.New(cfg.path).Load()
-	return decide(cfg, st, err)
+	if err != nil {
+		return decide(cfg, nil, err)
+	}
+	return decide(cfg, st.TelemetryEnabled, nil)
 }
 
 // badPath turns telemetry off when the state file has no absolute path (no
@@ -92,7 +95,7 @@ func envDecision() (d Decision, ok bool) {
 // decide finishes the decision with the loaded state file. A file that
 // exists but cannot be used turns telemetry off whatever else says: it may
 // hold the user's opt-out.
-func decide(cfg config, st *state.State, loadErr error) Decision {
+func decide(cfg config, setting *bool, loadErr error) Decision {
 	d, decided := early(cfg)
 	if decided && !d.Enabled {
 		return d
@@ -103,16 +106,17 @@ func decide(cfg config, st *state.State, loadErr error) Decision {
 	if decided {
 		return d
 	}
-	if st != nil {
-		if on, set := st.Enabled(); set {
-			if on {
-				return Decision{true, SourceConfig, "telemetry_enabled: true in the state file"}
-			}
-			return optedOutDecision
+	if setting != nil {
+		if *setting {
+			return Decision{true, SourceConfig, "telemetry_enabled: true in the state file"}
 		}
+		return optedOutDecision
 	}
 	return Decision{true, SourceDefault, "on by default"}
 }
+
+// optedOut reports whether the file's setting says off.
+func optedOut(setting *bool) bool { return setting != nil && !*setting }
 
 // optedOutDecision is the user's own opt-out, read from the state file.
 var optedOutDecision = Decision{false, SourceConfig, "telemetry_enabled: false in the state file"}

@@ -35,10 +35,10 @@ func newEvent(name, userID string, now time.Time, props map[string]any) (state.E
 // heartbeatBase is the time the next Heartbeat counts from. A base in the
 // future (a clock that was wrong, or moved back) is pulled back to now, so it
 // delays the next Heartbeat by a day at most instead of silencing it.
-func heartbeatBase(st *state.State, now time.Time) time.Time {
-	base := st.CreatedAt
-	if st.LastHeartbeatAt != nil {
-		base = *st.LastHeartbeatAt
+func heartbeatBase(b state.Brief, now time.Time) time.Time {
+	base := b.CreatedAt
+	if b.LastHeartbeatAt != nil {
+		base = *b.LastHeartbeatAt
 	}
 	if base.After(now) {
 		return now
@@ -46,12 +46,12 @@ func heartbeatBase(st *state.State, now time.Time) time.Time {
 	return base
 }
 
-// heartbeatDue reports whether st holds counts and a day has passed.
-func heartbeatDue(st *state.State, now time.Time) bool {
-	if len(st.Counters) == 0 {
+// heartbeatDue reports whether counts wait and a day has passed.
+func heartbeatDue(b state.Brief, now time.Time) bool {
+	if !b.HasCounts() {
 		return false
 	}
-	return now.Sub(heartbeatBase(st, now)) >= HeartbeatInterval
+	return now.Sub(heartbeatBase(b, now)) >= HeartbeatInterval
 }
 
 // fixClock repairs a last_heartbeat_at or created_at in the future, which

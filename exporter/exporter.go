@@ -80,8 +80,8 @@ func New(opts ...Option) (exp *Exporter, err error) {
 		return e, nil
 	}
 	e.store = state.New(cfg.path)
-	st, loadErr := e.store.Load()
-	e.decision = decide(cfg, st, loadErr)
+	brief, loadErr := e.store.Peek()
+	e.decision = decide(cfg, brief.TelemetryEnabled, loadErr)
 	if !e.decision.Enabled {
 		return e, nil
 	}
@@ -96,16 +96,16 @@ func New(opts ...Option) (exp *Exporter, err error) {
 	if cfg.debug != nil {
 		e.printed = map[string]bool{}
 	}
-	e.start(st, errors.Is(loadErr, fs.ErrNotExist))
+	e.start(brief, errors.Is(loadErr, fs.ErrNotExist))
 	return e, nil
 }
 
 // start does what a run owes at its beginning. The common case, an existing
-// file with nothing due, costs one read and no write.
-func (e *Exporter) start(st *state.State, missing bool) {
+// file with nothing due, costs the read of the brief and no write.
+func (e *Exporter) start(b state.Brief, missing bool) {
 	now := e.cfg.now()
-	if !missing && st.UserID != "" && !heartbeatDue(st, now) && !clockOff(st, now) {
-		if len(st.Pending) > 0 {
+	if !missing && b.UserID != "" && !heartbeatDue(b, now) && !clockOff(b, now) {
+		if b.Pending > 0 {
 			e.kick()
 		}
 		return
@@ -134,7 +134,7 @@ func (e *Exporter) prepare(st *state.State, now time.Time) error {
 		enqueue(st, ev)
 	}
 	fixClock(st, now)
-	if heartbeatDue(st, now) {
+	if heartbeatDue(st.Brief(), now) {
 		if err := queueHeartbeat(st, now, e.version); err != nil {
 			return err
 		}
@@ -143,8 +143,8 @@ func (e *Exporter) prepare(st *state.State, now time.Time) error {
 	return nil
 }
 
-func clockOff(st *state.State, now time.Time) bool {
-	return st.CreatedAt.After(now) || (st.LastHeartbeatAt != nil && st.LastHeartbeatAt.After(now))
+func clockOff(b state.Brief, now time.Time) bool {
+	return b.CreatedAt.After(now) || (b.LastHeartbeatAt != nil && b.LastHeartbeatAt.After(now))
 }
 
 // off turns telemetry off for the rest of the process after the state file
@@ -211,13 +211,16 @@ func (e *Exporter) Export(ctx context.Context, rm *metricdata.ResourceMetrics) (
 		}
 	}
 	now := e.cfg.now()
-	if len(deltas) == 0 && !e.dueOnDisk(now) {
+	if len(deltas) == 0 {
+		if e.dueOnDisk(now) {
+			_ = e.commit(ctx, now, nil)
+		}
 		return nil
 	}
-	// Counts that did not reach the file are added again next time. A
-	// total older than one already added (two collections racing to
-	// Export) adds nothing and is not remembered.
-	if e.commit(ctx, now, deltas) == nil && len(totals) > 0 {
+	if e.record(ctx, now, deltas) == nil {
+		// Counts that did not reach the store are added again next time. A
+		// total older than one already added (two collections racing to
+		// Export) adds nothing and is not remembered.
 		if e.seen == nil {
 			e.seen = make(map[string]int64, len(totals))
 		}
@@ -230,13 +233,40 @@ func (e *Exporter) Export(ctx context.Context, rm *metricdata.ResourceMetrics) (
 	return nil
 }
 
-// commit adds deltas to the state file and brings it up to date under the
-// lock, then starts sending when the outbox holds anything. A file that
-// became unusable or opted out turns telemetry off for the process. The
-// error says whether the deltas reached the file.
+// record stores a run's new counts: appended to the journal, which waits
+// for no other process, then folded into a Heartbeat if one is due. A file
+// that now says off or became unusable turns telemetry off instead, and
+// gets no write.
+func (e *Exporter) record(ctx context.Context, now time.Time, deltas map[string]int64) error {
+	b, err := e.store.Peek()
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		// The file went away during the run: a new installation.
+		return e.commit(ctx, now, deltas)
+	case err != nil:
+		e.off(err)
+		return err
+	case optedOut(b.TelemetryEnabled) && !e.envOn:
+		e.off(errOptedOut)
+		return errOptedOut
+	}
+	if err := e.store.Add(deltas); err != nil {
+		return e.commit(ctx, now, deltas)
+	}
+	b.Journal = true
+	if heartbeatDue(b, now) || clockOff(b, now) {
+		_ = e.commit(ctx, now, nil)
+	}
+	return nil
+}
+
+// commit folds the journal and deltas into the state file and brings it up
+// to date under the lock, then starts sending when the outbox holds
+// anything. A file that became unusable or opted out turns telemetry off
+// for the process. The error says whether the deltas reached the file.
 func (e *Exporter) commit(ctx context.Context, now time.Time, deltas map[string]int64) error {
 	pending := 0
-	err := e.store.Update(ctx, func(st *state.State) error {
+	err := e.store.Fold(ctx, func(st *state.State) error {
 		if len(deltas) > 0 && st.Counters == nil {
 			st.Counters = make(map[string]int64, len(deltas))
 		}
@@ -261,8 +291,8 @@ func (e *Exporter) commit(ctx context.Context, now time.Time, deltas map[string]
 
 // dueOnDisk checks, without the lock, whether persisted counts are due.
 func (e *Exporter) dueOnDisk(now time.Time) bool {
-	st, err := e.store.Load()
-	return err == nil && heartbeatDue(st, now)
+	b, err := e.store.Peek()
+	return err == nil && heartbeatDue(b, now)
 }
 
 // counterSums sums every monotonic int64 sum whose name may be sent, over

@@ -101,9 +101,14 @@ func runOnce(t *testing.T, counts map[string]int64, opts ...Option) *Exporter {
 
 func load(t *testing.T, path string) *state.State {
 	t.Helper()
-	st, err := state.New(path).Load()
+	s := state.New(path)
+	st, err := s.Load()
 	if err != nil {
 		t.Fatalf("load state: %v", err)
+	}
+	// Counters: every count not yet sent, the journal's included.
+	if st.Counters, err = s.Counts(); err != nil {
+		t.Fatalf("load counts: %v", err)
 	}
 	return st
 }

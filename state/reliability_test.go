@@ -43,15 +43,14 @@ func TestNamedPipeIsUnusableAtOnce(t *testing.T) {
 
 // Found by the reliability suite: a process killed between creating its
 // temporary file and renaming it left the file behind for good. The next
-// writer writes the whole file over it (never through a link) and, since a
-// new identity is a durable write, leaves no spare behind.
+// writer writes the whole file over it, never through a link.
 func TestStaleTempFileReplacedByTheNextWrite(t *testing.T) {
 	s := newStore(t)
 	dir := filepath.Dir(s.Path())
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		t.Fatal(err)
 	}
-	stale := nextPath(s.Path())
+	stale := filepath.Join(dir, ".config.yaml.tmp")
 	other := filepath.Join(dir, ".other.yaml.tmp")
 	for _, p := range []string{stale, other} {
 		if err := os.WriteFile(p, []byte("half a file, much longer than the state file will be"+strings.Repeat(".", 4096)), 0o644); err != nil {

@@ -27,6 +27,12 @@ type State struct {
 	Pending []Event `yaml:"pending"`
 	// Sent holds the last acknowledged event of each name, exactly as sent.
 	Sent []Event `yaml:"sent"`
+	// Delivery is the outbox's send schedule, shared by every process.
+	Delivery Delivery `yaml:"delivery,omitempty"`
+	// Folded names the journal files whose counts the last fold added to
+	// Counters, so that a fold cut short after its write never adds them
+	// twice (see Store.Fold).
+	Folded []string `yaml:"folded_journals,omitempty"`
 	// Extra holds the keys this version does not know.
 	Extra map[string]any `yaml:",inline"`
 
@@ -46,6 +52,55 @@ type Event struct {
 	// sent.
 	LeaseUntil *time.Time `yaml:"lease_until,omitempty" json:"-"`
 }
+
+// Delivery is when the outbox may be sent next and why it was not sent
+// before. The zero value means "send now".
+type Delivery struct {
+	// NextAttemptAt is the earliest time any process may try to send.
+	NextAttemptAt *time.Time `yaml:"next_attempt_at,omitempty" json:"next_attempt_at,omitempty"`
+	// Failures counts the attempts since the last success.
+	Failures int `yaml:"failures,omitempty" json:"failures,omitempty"`
+	// LastFailure is the kind of the last failure ("timeout", "refused",
+	// "http 500"...), never an error message.
+	LastFailure string `yaml:"last_failure,omitempty" json:"last_failure,omitempty"`
+	// Rejected counts the events PostHog refused as malformed, dropped.
+	Rejected int `yaml:"rejected,omitempty" json:"rejected,omitempty"`
+}
+
+// Brief is what a run needs of the state file to learn whether anything is
+// due. Store.Peek returns it, usually from a small file derived from
+// config.yaml, without parsing YAML.
+type Brief struct {
+	UserID           string     `json:"user_id,omitempty"`
+	TelemetryEnabled *bool      `json:"telemetry_enabled,omitempty"`
+	CreatedAt        time.Time  `json:"created_at"`
+	LastHeartbeatAt  *time.Time `json:"last_heartbeat_at,omitempty"`
+	// Counters is how many counters config.yaml holds.
+	Counters int `json:"counters,omitempty"`
+	// Pending is how many events the outbox holds.
+	Pending       int        `json:"pending,omitempty"`
+	NextAttemptAt *time.Time `json:"next_attempt_at,omitempty"`
+	// Journal reports counts in the journal beside config.yaml. It is read
+	// from the file system at each Peek, never kept in the derived file.
+	Journal bool `json:"-"`
+}
+
+// Brief returns what Peek would return for s.
+func (s *State) Brief() Brief {
+	return Brief{
+		UserID:           s.UserID,
+		TelemetryEnabled: s.TelemetryEnabled,
+		CreatedAt:        s.CreatedAt,
+		LastHeartbeatAt:  s.LastHeartbeatAt,
+		Counters:         len(s.Counters),
+		Pending:          len(s.Pending),
+		NextAttemptAt:    s.Delivery.NextAttemptAt,
+	}
+}
+
+// HasCounts reports whether counts wait to be sent, in config.yaml or the
+// journal.
+func (b Brief) HasCounts() bool { return b.Counters > 0 || b.Journal }
 
 // Existed reports whether the state was read from a file, as opposed to
 // starting empty because there was no file yet.
@@ -77,6 +132,9 @@ func (s *State) Enabled() (enabled, set bool) {
 
 // SetEnabled records the user's telemetry_enabled setting.
 func (s *State) SetEnabled(on bool) { s.TelemetryEnabled = &on }
+
+// optedOut reports whether the file says telemetry is off.
+func (s *State) optedOut() bool { on, set := s.Enabled(); return set && !on }
 
 // validate rejects content that parses but must not be trusted: an
 // identifier that is not a UUID could carry anything (an email, a name) and

@@ -57,8 +57,13 @@ func runCLI(args ...string) (code int, stdout, stderr string) {
 
 func load(t *testing.T, path string) *state.State {
 	t.Helper()
-	st, err := state.New(path).Load()
+	s := state.New(path)
+	st, err := s.Load()
 	if err != nil {
+		t.Fatal(err)
+	}
+	// Counters: every count not yet sent, the journal's included.
+	if st.Counters, err = s.Counts(); err != nil {
 		t.Fatal(err)
 	}
 	return st

@@ -95,7 +95,12 @@ func telemetryStatus(asJSON bool, stdout, stderr io.Writer) int {
 		Sent:        []state.Event{},
 	}
 	if !decidedByEnv(d) {
-		st, err := state.New(path).Load()
+		store := state.New(path)
+		st, err := store.Load()
+		if err == nil {
+			// Every count not yet sent, the journal's included.
+			st.Counters, err = store.Counts()
+		}
 		switch {
 		case err == nil:
 			r.fill(st)
@@ -261,7 +266,7 @@ func telemetryReset(stdout, stderr io.Writer) int {
 		return stateError(stderr, "reset", path, err)
 	}
 	var userID string
-	err = store.Update(context.Background(), func(st *state.State) error {
+	err = store.Clear(context.Background(), func(st *state.State) error {
 		if !st.Existed() {
 			return fs.ErrNotExist
 		}

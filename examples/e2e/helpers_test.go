@@ -101,9 +101,14 @@ func (s *sandbox) statePath() string { return filepath.Join(s.config, "idun", "c
 // load reads the state file, which must exist and be usable.
 func (s *sandbox) load() *state.State {
 	s.t.Helper()
-	st, err := state.New(s.statePath()).Load()
+	store := state.New(s.statePath())
+	st, err := store.Load()
 	if err != nil {
 		s.t.Fatalf("state file: %v", err)
+	}
+	// Counters: every count not yet sent, the journal's included.
+	if st.Counters, err = store.Counts(); err != nil {
+		s.t.Fatalf("counts: %v", err)
 	}
 	return st
 }

@@ -213,11 +213,11 @@ func TestRunUntilCancelled(t *testing.T) {
 	case <-time.After(3 * time.Second):
 		t.Fatal("run did not return after its context ended")
 	}
-	st, err := state.New(filepath.Join(dir, "config", "idun", "config.yaml")).Load()
+	counts, err := state.New(filepath.Join(dir, "config", "idun", "config.yaml")).Counts()
 	if err != nil {
 		t.Fatal(err)
 	}
-	if st.Counters["workflow.langgraph.count"] != 1 || st.Counters["feature.invoke.count"] != 1 {
-		t.Errorf("counters %v", st.Counters)
+	if counts["workflow.langgraph.count"] != 1 || counts["feature.invoke.count"] != 1 {
+		t.Errorf("counters %v", counts)
 	}
 }

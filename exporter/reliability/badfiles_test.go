@@ -33,6 +33,11 @@ const (
 	// unwritable: the file parses but cannot be changed; nothing changes on
 	// disk and nothing is sent.
 	unwritable
+	// unlockable: the file parses but its lock cannot be taken (the lock
+	// file is a folder): the file and the lock are left as they were and
+	// nothing is sent, but the runs' counts wait in the journal, which
+	// needs no lock.
+	unlockable
 	// usable: odd but valid; telemetry goes on, the file stays valid.
 	usable
 )
@@ -135,7 +140,7 @@ func badFiles() []badFile {
 			s.chownAll()
 			must(t, os.Chmod(filepath.Dir(s.statePath()), 0o500))
 		}},
-		{name: "lock-is-a-folder", outcome: unwritable, setup: func(t *testing.T, s *sandbox) {
+		{name: "lock-is-a-folder", outcome: unlockable, setup: func(t *testing.T, s *sandbox) {
 			s.writeRaw([]byte(validState(id, "")))
 			must(t, os.Mkdir(s.statePath()+".lock", 0o700))
 		}},
@@ -257,6 +262,19 @@ func TestReliabilityBadStateFiles(t *testing.T) {
 				}
 				if n := sink.Requests(); n != 0 {
 					t.Errorf("%d requests sent", n)
+				}
+			case unlockable:
+				for _, p := range []string{s.statePath(), s.statePath() + ".lock"} {
+					if before[p] != after[p] {
+						t.Errorf("%s changed: %v, was %v", p, after[p], before[p])
+					}
+				}
+				if n := sink.Requests(); n != 0 {
+					t.Errorf("%d requests sent", n)
+				}
+				// hostprog and cli version each counted (status counts nothing).
+				if counts := s.load().Counters; sum(counts) == 0 {
+					t.Errorf("the runs' counts were lost: %v", counts)
 				}
 			case usable:
 				if !r.report.Enabled {

@@ -201,11 +201,17 @@ func startAsync(s *sandbox, cmd *exec.Cmd) *chanResult {
 
 func (c *chanResult) wait() result { return <-c.done }
 
-// loadIfExists loads the state file; a missing file gives nil, nil.
+// loadIfExists loads the state file, with every count not yet sent in
+// Counters; a missing file gives nil, nil.
 func loadIfExists(path string) (*state.State, error) {
-	st, err := state.New(path).Load()
+	store := state.New(path)
+	st, err := store.Load()
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
 	}
+	if err != nil {
+		return nil, err
+	}
+	st.Counters, err = store.Counts()
 	return st, err
 }

@@ -329,9 +329,14 @@ var reportSeq counter
 // load reads the state file, which must exist and parse.
 func (s *sandbox) load() *state.State {
 	s.t.Helper()
-	st, err := state.New(s.statePath()).Load()
+	store := state.New(s.statePath())
+	st, err := store.Load()
 	if err != nil {
 		s.t.Fatalf("state file: %v", err)
+	}
+	// Counters: every count not yet sent, the journal's included.
+	if st.Counters, err = store.Counts(); err != nil {
+		s.t.Fatalf("counts: %v", err)
 	}
 	return st
 }
