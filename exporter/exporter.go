@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io/fs"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
@@ -46,6 +47,11 @@ type Exporter struct {
 	// seen holds, by heartbeat key, the running total of the SDK's
 	// cumulative sums already added to the state file.
 	seen map[string]int64
+
+	// lockStuck records that the last commit found the state file's lock
+	// held past foldWait, so that the next one in this run does not wait
+	// again.
+	lockStuck atomic.Bool
 
 	shutdownOnce sync.Once
 }
@@ -112,6 +118,13 @@ func (e *Exporter) start(b state.Brief, missing bool) {
 	}
 	_ = e.commit(context.Background(), now, nil)
 }
+
+// foldWait bounds how long a run waits for another process's lock on the
+// state file to create it or fold the journal into a Heartbeat: holders keep
+// it for a few milliseconds, so a longer wait means a stuck holder, and a
+// run's start or exit never waits on another process. What it could not
+// write waits in the journal for the next run.
+const foldWait = 25 * time.Millisecond
 
 // errOptedOut aborts an update when the file, read under the lock, says off.
 var errOptedOut = errors.New(optedOutDecision.Reason)
@@ -265,6 +278,13 @@ func (e *Exporter) record(ctx context.Context, now time.Time, deltas map[string]
 // anything. A file that became unusable or opted out turns telemetry off
 // for the process. The error says whether the deltas reached the file.
 func (e *Exporter) commit(ctx context.Context, now time.Time, deltas map[string]int64) error {
+	wait := foldWait
+	if e.lockStuck.Load() {
+		// Stuck at the last try: take the lock only if it is free.
+		wait = time.Millisecond
+	}
+	ctx, cancel := context.WithTimeout(ctx, wait)
+	defer cancel()
 	pending := 0
 	err := e.store.Fold(ctx, func(st *state.State) error {
 		if len(deltas) > 0 && st.Counters == nil {
@@ -279,6 +299,7 @@ func (e *Exporter) commit(ctx context.Context, now time.Time, deltas map[string]
 		pending = len(st.Pending)
 		return nil
 	})
+	e.lockStuck.Store(errors.Is(err, state.ErrLockTimeout))
 	if err != nil {
 		e.off(err)
 		return err

@@ -69,18 +69,28 @@ func (s *Store) Add(counts map[string]int64) error {
 		if err != nil {
 			return err
 		}
-		if ok, _ := lockJournal(f, false); ok && isAt(f, path) {
-			_, err = f.Write(line)
-			unlockJournal(f)
-			if cerr := f.Close(); err == nil {
-				err = cerr
-			}
+		if done, err := appendTo(f, path, line); done || err != nil {
 			return err
 		}
-		unlockJournal(f)
-		_ = f.Close()
 	}
 	return errJournalBusy
+}
+
+// appendTo writes line to f, an open journal, and closes it. done is false
+// when f stopped being the journal at path (a fold took it): the caller
+// opens the journal again.
+func appendTo(f *os.File, path string, line []byte) (done bool, err error) {
+	defer func() {
+		if cerr := f.Close(); err == nil && done {
+			err = cerr
+		}
+	}()
+	defer unlockJournal(f)
+	if ok, _ := lockJournal(f, false); !ok || !isAt(f, path) {
+		return false, nil
+	}
+	_, err = f.Write(line)
+	return true, err
 }
 
 // isAt reports whether f is still the file at path.

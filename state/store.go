@@ -22,9 +22,10 @@ const MaxFileSize = 1 << 20
 
 // DefaultLockTimeout bounds the wait for another process's lock on
 // config.yaml. Holders keep it for one read-modify-write (a few
-// milliseconds); only runs with something due take it, and what they could
-// not write stays in the journal for the next one.
-const DefaultLockTimeout = 500 * time.Millisecond
+// milliseconds), so reaching it means a stuck holder. Only runs with
+// something due take it, and what they could not write stays in the
+// journal for the next one.
+const DefaultLockTimeout = 2 * time.Second
 
 // ErrUnusable is wrapped by every error about a state file that exists but
 // cannot be used. Such a file is never written over.

@@ -14,6 +14,9 @@
 //	-loop             write-heavy: forever add 1 to cli.crash.count and
 //	                  ForceFlush, appending one byte to -progress after each
 //	                  flush returned
+//	-fold             with -loop: after each flush, also fold the journal
+//	                  into the state file (state.Store.Fold), so that kills
+//	                  land inside folds too
 //	-canaries         plant the newline-separated values of $RELIABILITY_CANARIES
 //	                  through every public entry point
 //	-grace D          exporter.WithGrace
@@ -41,6 +44,7 @@ import (
 
 	"github.com/Idun-Group/idun-telemetry-go/exporter"
 	"github.com/Idun-Group/idun-telemetry-go/instrument"
+	"github.com/Idun-Group/idun-telemetry-go/state"
 )
 
 type report struct {
@@ -57,6 +61,7 @@ func main() {
 	barrier := flag.Bool("barrier", false, "")
 	add := flag.String("add", "", "")
 	loop := flag.Bool("loop", false, "")
+	fold := flag.Bool("fold", false, "")
 	progress := flag.String("progress", "", "")
 	canaries := flag.Bool("canaries", false, "")
 	grace := flag.Duration("grace", -1, "")
@@ -134,7 +139,11 @@ func main() {
 	}
 
 	if *loop {
-		writeHeavy(ctx, mp, meter, *progress)
+		var store *state.Store
+		if *fold {
+			store = state.New(exp.ConfigPath())
+		}
+		writeHeavy(ctx, mp, meter, *progress, store)
 	}
 
 	start = time.Now()
@@ -198,8 +207,9 @@ func plantCanaries(ctx context.Context, mp *sdkmetric.MeterProvider, plant []str
 
 // writeHeavy adds one count and flushes it to the state file, forever; the
 // progress file gets one byte after each flush returned, so the test knows
-// which counts were handed over before the kill.
-func writeHeavy(ctx context.Context, mp *sdkmetric.MeterProvider, meter metric.Meter, progress string) {
+// which counts were handed over before the kill. With a store, each flush
+// is followed by a fold of the journal.
+func writeHeavy(ctx context.Context, mp *sdkmetric.MeterProvider, meter metric.Meter, progress string, store *state.Store) {
 	f, err := os.OpenFile(progress, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
 	if err != nil {
 		os.Exit(99)
@@ -210,6 +220,9 @@ func writeHeavy(ctx context.Context, mp *sdkmetric.MeterProvider, meter metric.M
 		_ = mp.ForceFlush(ctx)
 		if _, err := f.Write([]byte{'.'}); err != nil {
 			os.Exit(98)
+		}
+		if store != nil {
+			_ = store.Fold(ctx, func(*state.State) error { return nil })
 		}
 	}
 }

@@ -1,0 +1,313 @@
+package state
+
+import (
+	"context"
+	"maps"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// identity gives a store a state file with a user_id.
+func identity(t *testing.T, s *Store) {
+	t.Helper()
+	err := s.Update(context.Background(), func(st *State) error {
+		_, err := st.EnsureUserID(t0)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func counts(t *testing.T, s *Store) map[string]int64 {
+	t.Helper()
+	c, err := s.Counts()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func configCounters(t *testing.T, s *Store) map[string]int64 {
+	t.Helper()
+	st, err := s.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st.Counters
+}
+
+func add(t *testing.T, s *Store, c map[string]int64) {
+	t.Helper()
+	if err := s.Add(c); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func fold(t *testing.T, s *Store) {
+	t.Helper()
+	if err := s.Fold(context.Background(), func(*State) error { return nil }); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func folding(t *testing.T, s *Store) []string {
+	t.Helper()
+	m, _ := filepath.Glob(s.beside("counts.*" + foldSuffix))
+	return m
+}
+
+func want(t *testing.T, what string, got map[string]int64, w map[string]int64) {
+	t.Helper()
+	if len(got) == 0 && len(w) == 0 {
+		return
+	}
+	if !maps.Equal(got, w) {
+		t.Errorf("%s = %v, want %v", what, got, w)
+	}
+}
+
+// A run's counts are one line appended to the journal; config.yaml is left
+// alone, and nothing is flushed to disk.
+func TestAddAppendsAndLeavesTheStateFile(t *testing.T) {
+	s := newStore(t)
+	identity(t, s)
+	before, _ := os.ReadFile(s.Path())
+	fsyncs := 0
+	synced = func() { fsyncs++ }
+	defer func() { synced = func() {} }()
+	add(t, s, map[string]int64{"cli.version.count": 1})
+	add(t, s, map[string]int64{"cli.version.count": 2, "feature.x.count": 1})
+	if after, _ := os.ReadFile(s.Path()); string(after) != string(before) {
+		t.Errorf("Add changed config.yaml:\n%s", after)
+	}
+	if fsyncs != 0 {
+		t.Errorf("Add flushed to disk %d times", fsyncs)
+	}
+	b, err := os.ReadFile(s.JournalPath())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Count(string(b), "\n"); got != 2 {
+		t.Errorf("journal holds %d lines, want 2:\n%s", got, b)
+	}
+	want(t, "counts", counts(t, s), map[string]int64{"cli.version.count": 3, "feature.x.count": 1})
+}
+
+// A fold moves the journal into config.yaml once: a second fold adds
+// nothing, and every update but Add is flushed to disk.
+func TestFoldMovesTheJournalOnce(t *testing.T) {
+	s := newStore(t)
+	identity(t, s)
+	add(t, s, map[string]int64{"cli.version.count": 2})
+	fsyncs := 0
+	synced = func() { fsyncs++ }
+	defer func() { synced = func() {} }()
+	fold(t, s)
+	if fsyncs != 1 {
+		t.Errorf("a fold flushed %d times, want 1", fsyncs)
+	}
+	want(t, "config.yaml counters", configCounters(t, s), map[string]int64{"cli.version.count": 2})
+	if _, err := os.Stat(s.JournalPath()); err == nil {
+		t.Error("the journal is still there after the fold")
+	}
+	if f := folding(t, s); len(f) != 0 {
+		t.Errorf("folding files left: %v", f)
+	}
+	fold(t, s)
+	add(t, s, map[string]int64{"cli.version.count": 1})
+	fold(t, s)
+	want(t, "config.yaml counters", configCounters(t, s), map[string]int64{"cli.version.count": 3})
+	want(t, "counts", counts(t, s), map[string]int64{"cli.version.count": 3})
+}
+
+// A fold killed after it renamed the journal, before it wrote config.yaml:
+// the folding file is still counted, and the next fold takes it once.
+func TestFoldCutShortBeforeItsWrite(t *testing.T) {
+	s := newStore(t)
+	identity(t, s)
+	add(t, s, map[string]int64{"cli.a.count": 4})
+	if err := os.Rename(s.JournalPath(), s.beside("counts.cut"+foldSuffix)); err != nil {
+		t.Fatal(err)
+	}
+	add(t, s, map[string]int64{"cli.a.count": 1})
+	want(t, "counts", counts(t, s), map[string]int64{"cli.a.count": 5})
+	fold(t, s)
+	want(t, "config.yaml counters", configCounters(t, s), map[string]int64{"cli.a.count": 5})
+	if f := folding(t, s); len(f) != 0 {
+		t.Errorf("folding files left: %v", f)
+	}
+}
+
+// A fold killed after it wrote config.yaml, before it removed the folding
+// file: config.yaml names the file, so neither Counts nor the next fold
+// adds it again.
+func TestFoldCutShortAfterItsWrite(t *testing.T) {
+	s := newStore(t)
+	identity(t, s)
+	add(t, s, map[string]int64{"cli.a.count": 4})
+	// What such a fold leaves: the counts in config.yaml, the file named,
+	// the file still there.
+	name := "counts.cut" + foldSuffix
+	if err := os.Rename(s.JournalPath(), s.beside(name)); err != nil {
+		t.Fatal(err)
+	}
+	err := s.Update(context.Background(), func(st *State) error {
+		st.Counters = map[string]int64{"cli.a.count": 4}
+		st.Folded = []string{name}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want(t, "counts", counts(t, s), map[string]int64{"cli.a.count": 4})
+	fold(t, s)
+	want(t, "config.yaml counters", configCounters(t, s), map[string]int64{"cli.a.count": 4})
+	if f := folding(t, s); len(f) != 0 {
+		t.Errorf("the recorded folding file was not removed: %v", f)
+	}
+}
+
+// The interleavings of an appender with a fold, step by step.
+func TestAppenderAndFoldInterleave(t *testing.T) {
+	line := []byte(`{"cli.late.count":1}` + "\n")
+
+	t.Run("opened before the fold, writes after it", func(t *testing.T) {
+		s := newStore(t)
+		identity(t, s)
+		add(t, s, map[string]int64{"cli.early.count": 1})
+		f, err := openAppend(s.JournalPath(), true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fold(t, s) // renames and removes the file f is open on
+		if done, err := appendTo(f, s.JournalPath(), line); done || err != nil {
+			t.Fatalf("appendTo wrote into a file the fold took (done %v, err %v)", done, err)
+		}
+		add(t, s, map[string]int64{"cli.late.count": 1}) // what Add then does
+		want(t, "counts", counts(t, s), map[string]int64{"cli.early.count": 1, "cli.late.count": 1})
+	})
+
+	t.Run("holds the journal through a fold", func(t *testing.T) {
+		s := newStore(t)
+		identity(t, s)
+		add(t, s, map[string]int64{"cli.early.count": 1})
+		f, err := openAppend(s.JournalPath(), true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ok, _ := lockJournal(f, false); !ok || !isAt(f, s.JournalPath()) {
+			t.Fatal("could not take the journal")
+		}
+		start := time.Now()
+		fold(t, s) // waits for the stuck appender at most drainWait, then leaves its file
+		if d := time.Since(start); d > 5*time.Second {
+			t.Errorf("the fold waited %v for a stuck appender", d)
+		}
+		want(t, "config.yaml counters", configCounters(t, s), nil)
+		if _, err := f.Write(line); err != nil {
+			t.Fatal(err)
+		}
+		unlockJournal(f)
+		f.Close()
+		want(t, "counts", counts(t, s), map[string]int64{"cli.early.count": 1, "cli.late.count": 1})
+		fold(t, s)
+		want(t, "config.yaml counters", configCounters(t, s), map[string]int64{"cli.early.count": 1, "cli.late.count": 1})
+		if f := folding(t, s); len(f) != 0 {
+			t.Errorf("folding files left: %v", f)
+		}
+	})
+}
+
+// Clear throws the journal away, as a reset does.
+func TestClearDropsTheJournal(t *testing.T) {
+	s := newStore(t)
+	identity(t, s)
+	add(t, s, map[string]int64{"cli.a.count": 4})
+	err := s.Clear(context.Background(), func(st *State) error {
+		st.Counters = nil
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want(t, "counts", counts(t, s), nil)
+}
+
+// A journal line that does not decode is skipped; the others count.
+func TestJournalSkipsBadLines(t *testing.T) {
+	s := newStore(t)
+	identity(t, s)
+	raw := "{\"cli.a.count\":2}\nnot json\n{\"cli.a.count\":-5,\"cli.b.count\":1}\n{\"cli.a.count\":\"x\"}\n{\"cli.a.count\":1"
+	if err := os.WriteFile(s.JournalPath(), []byte(raw), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	want(t, "counts", counts(t, s), map[string]int64{"cli.a.count": 2, "cli.b.count": 1})
+}
+
+// Peek reads the brief while config.yaml is the version it was derived
+// from, and parses config.yaml as soon as it is not.
+func TestPeekTrustsTheBriefOnlyForItsVersion(t *testing.T) {
+	s := newStore(t)
+	identity(t, s)
+	b, err := s.Peek()
+	if err != nil || b.UserID == "" || b.TelemetryEnabled != nil {
+		t.Fatalf("Peek = %+v, %v", b, err)
+	}
+	// Same bytes count, same inode, same modification time: only the
+	// brief can tell Peek the file is usable.
+	fi, _ := os.Stat(s.Path())
+	garbage := strings.Repeat("#", int(fi.Size()-1)) + "\x00"
+	f, err := os.OpenFile(s.Path(), os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.WriteAt([]byte(garbage), 0)
+	f.Close()
+	os.Chtimes(s.Path(), fi.ModTime(), fi.ModTime())
+	if b, err := s.Peek(); err != nil || b.UserID == "" {
+		t.Errorf("Peek parsed the file although the brief matched it: %+v, %v", b, err)
+	}
+	// A hand edit changes the modification time: the edit is read.
+	content := "user_id: 6f1c2c8e-1d2a-4c3b-9a8e-0123456789ab\ntelemetry_enabled: false\n"
+	if err := os.WriteFile(s.Path(), []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	os.Chtimes(s.Path(), fi.ModTime().Add(time.Second), fi.ModTime().Add(time.Second))
+	b, err = s.Peek()
+	if err != nil || b.TelemetryEnabled == nil || *b.TelemetryEnabled {
+		t.Errorf("Peek after a hand edit = %+v, %v; want telemetry_enabled false", b, err)
+	}
+}
+
+// A file that says off gets no write of any kind, the brief included.
+func TestPeekWritesNothingForAnOptOut(t *testing.T) {
+	s := newStore(t)
+	os.MkdirAll(filepath.Dir(s.Path()), 0o700)
+	if err := os.WriteFile(s.Path(), []byte("telemetry_enabled: false\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if b, err := s.Peek(); err != nil || b.TelemetryEnabled == nil || *b.TelemetryEnabled {
+		t.Fatalf("Peek = %+v, %v", b, err)
+	}
+	entries, _ := os.ReadDir(filepath.Dir(s.Path()))
+	if len(entries) != 1 {
+		t.Errorf("files beside an opted-out config.yaml: %v", entries)
+	}
+}
+
+// Peek reports the journal's counts without reading it.
+func TestPeekSeesTheJournal(t *testing.T) {
+	s := newStore(t)
+	identity(t, s)
+	if b, _ := s.Peek(); b.HasCounts() {
+		t.Error("counts reported before any")
+	}
+	add(t, s, map[string]int64{"cli.a.count": 1})
+	if b, _ := s.Peek(); !b.HasCounts() {
+		t.Error("the journal's counts were not reported")
+	}
+}
