@@ -2,8 +2,8 @@ package instrument
 
 import (
 	"context"
+	"reflect"
 	"sync/atomic"
-	"unsafe"
 
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/metric"
@@ -37,22 +37,17 @@ func TutorialRunning(ctx context.Context, id string) {
 // made for. It is replaced, never changed.
 type binding struct {
 	provider metric.MeterProvider
-	// words are provider's interface words. The binding keeps provider
-	// alive, so no other value can take its data pointer meanwhile.
-	words    ifaceWords
-	recorder *Recorder
+	// comparable: == on provider cannot panic. A provider of a type that
+	// == would panic on (a struct holding a map, say) is bound anew at
+	// each call: slower, never wrong.
+	comparable bool
+	recorder   *Recorder
 }
 
-// ifaceWords are the two words of a non-empty interface value: its itab
-// (the dynamic type) and its data pointer. Two interface values with equal
-// words hold the same value, whatever its type: the same pointer, or the
-// same immutable boxed copy. Comparing the words is two compares, where ==
-// on interfaces calls into the runtime (about 4% of a bare Add, measured)
-// and panics on an uncomparable type. Equal values in different boxes
-// compare unequal, which only costs a new binding.
-type ifaceWords struct{ tab, data unsafe.Pointer }
-
-func wordsOf(mp *metric.MeterProvider) ifaceWords { return *(*ifaceWords)(unsafe.Pointer(mp)) }
+// same reports whether mp is the provider b was made for.
+func (b *binding) same(mp metric.MeterProvider) bool {
+	return b.comparable && b.provider == mp
+}
 
 // current is the binding the package helpers use; nil until the first call,
 // so importing the package does nothing.
@@ -67,7 +62,7 @@ func addDefault(ctx context.Context, k kind, name string) {
 	defer swallowPanic()
 	mp := otel.GetMeterProvider()
 	var r *Recorder
-	if b := current.Load(); b != nil && wordsOf(&mp) == b.words {
+	if b := current.Load(); b != nil && b.same(mp) {
 		r = b.recorder
 	} else {
 		r = bind(mp)
@@ -89,7 +84,7 @@ func addDefault(ctx context.Context, k kind, name string) {
 // provider may each make one; the last stored wins, and no count is lost
 // because the provider returns the same instrument for the same name.
 func bind(mp metric.MeterProvider) *Recorder {
-	b := &binding{provider: mp, words: wordsOf(&mp), recorder: NewRecorder(mp)}
+	b := &binding{provider: mp, comparable: mp != nil && reflect.TypeOf(mp).Comparable(), recorder: NewRecorder(mp)}
 	current.Store(b)
 	return b.recorder
 }
