@@ -111,7 +111,7 @@ func New(opts ...Option) (exp *Exporter, err error) {
 func (e *Exporter) start(b state.Brief, missing bool) {
 	now := e.cfg.now()
 	if !missing && b.UserID != "" && !heartbeatDue(b, now) && !clockOff(b, now) {
-		if b.Pending > 0 {
+		if b.Pending > 0 && e.mayKick(b, now) {
 			e.kick()
 		}
 		return
@@ -254,8 +254,14 @@ func (e *Exporter) record(ctx context.Context, now time.Time, deltas map[string]
 	b, err := e.store.Peek()
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
-		// The file went away during the run: a new installation.
-		return e.commit(ctx, now, deltas)
+		// No file yet (another process is making it) or any more (it was
+		// deleted during the run): the counts wait in the journal while
+		// this run tries to make the installation.
+		if e.store.Add(deltas) != nil {
+			return e.commit(ctx, now, deltas)
+		}
+		_ = e.commit(ctx, now, nil)
+		return nil
 	case err != nil:
 		e.off(err)
 		return err
@@ -285,7 +291,7 @@ func (e *Exporter) commit(ctx context.Context, now time.Time, deltas map[string]
 	}
 	ctx, cancel := context.WithTimeout(ctx, wait)
 	defer cancel()
-	pending := 0
+	var brief state.Brief
 	err := e.store.Fold(ctx, func(st *state.State) error {
 		if len(deltas) > 0 && st.Counters == nil {
 			st.Counters = make(map[string]int64, len(deltas))
@@ -296,7 +302,7 @@ func (e *Exporter) commit(ctx context.Context, now time.Time, deltas map[string]
 		if err := e.prepare(st, now); err != nil {
 			return err
 		}
-		pending = len(st.Pending)
+		brief = st.Brief()
 		return nil
 	})
 	e.lockStuck.Store(errors.Is(err, state.ErrLockTimeout))
@@ -304,10 +310,17 @@ func (e *Exporter) commit(ctx context.Context, now time.Time, deltas map[string]
 		e.off(err)
 		return err
 	}
-	if pending > 0 {
+	if brief.Pending > 0 && e.mayKick(brief, now) {
 		e.kick()
 	}
 	return nil
+}
+
+// mayKick reports whether a flush of the outbox could do anything now: the
+// schedule allows a send, or debug mode prints instead. A run the schedule
+// holds back costs what a run with nothing due costs.
+func (e *Exporter) mayKick(b state.Brief, now time.Time) bool {
+	return e.cfg.debug != nil || sendDue(b, now)
 }
 
 // dueOnDisk checks, without the lock, whether persisted counts are due.
@@ -388,12 +401,13 @@ func (e *Exporter) kick() {
 func (e *Exporter) flushLoop(idle chan struct{}) {
 	defer close(idle)
 	for {
+		more := false
 		func() {
 			defer func() { _ = recover() }()
-			e.flushOutbox()
+			more = e.flushOutbox()
 		}()
 		e.mu.Lock()
-		if !e.again || e.closed {
+		if !(e.again || more) || e.closed {
 			e.flushing, e.again = false, false
 			e.mu.Unlock()
 			return

@@ -267,13 +267,16 @@ func TestFailedSendIsRetriedOnce(t *testing.T) {
 		name string
 		mode posthogtest.Mode
 		down bool
+		// kind is the failure the schedule records; an attempt that
+		// Shutdown cut short records none (the delay set before it stays).
+		kind string
 	}{
-		{"500", posthogtest.Error500, false},
-		{"429", posthogtest.TooMany, false},
-		{"hang", posthogtest.Hang, false},
-		{"reset", posthogtest.Reset, false},
-		{"garbage", posthogtest.Garbage, false},
-		{"refused", posthogtest.OK, true},
+		{"500", posthogtest.Error500, false, "http 500"},
+		{"429", posthogtest.TooMany, false, "http 429"},
+		{"hang", posthogtest.Hang, false, ""},
+		{"reset", posthogtest.Reset, false, "reset"},
+		{"garbage", posthogtest.Garbage, false, "error"},
+		{"refused", posthogtest.OK, true, "refused"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			cfgHome := isolate(t)
@@ -294,10 +297,15 @@ func TestFailedSendIsRetriedOnce(t *testing.T) {
 				t.Fatalf("outbox after failure: %+v", st.Pending)
 			}
 			queued := st.Pending[0]
-			// The lease is released after a failure, or at worst (an abort
-			// that outlived Shutdown's short wait) expires soon after.
-			if queued.LeaseUntil != nil && queued.LeaseUntil.After(t0.Add(leaseFor)) {
-				t.Errorf("lease until %v outlives the failed send", queued.LeaseUntil)
+			// One attempt, then the first delay: 45 to 60 s (a minute, less
+			// up to a quarter of jitter), 60 s where the host asked so.
+			d := st.Delivery
+			if d.Failures != 1 || d.LastFailure != tc.kind || d.NextAttemptAt == nil ||
+				d.NextAttemptAt.Before(t0.Add(45*time.Second)) || d.NextAttemptAt.After(t0.Add(time.Minute)) {
+				t.Errorf("schedule after one failed attempt: %+v (next %v), want 1 failure %q, next in 45-60 s", d, d.NextAttemptAt, tc.kind)
+			}
+			if n := bad.Requests(); !tc.down && n != 1 {
+				t.Errorf("%d requests for one event, want 1 (posthog-go must not retry)", n)
 			}
 
 			good := posthogtest.NewServer()

@@ -16,55 +16,48 @@ import (
 	"github.com/Idun-Group/idun-telemetry-go/state"
 )
 
-// leaseFor is how long a process may hold outbox events while sending them;
-// longer than one posthog-go request can take (its client times out at 10 s).
-const leaseFor = 30 * time.Second
-
-// flushOutbox sends what the outbox holds and records what PostHog
-// acknowledged. Errors only mean "try again next time": the events stay.
-func (e *Exporter) flushOutbox() {
+// flushOutbox sends what the outbox holds when the schedule allows, and
+// records what came of it. It reports whether events queued meanwhile by
+// other processes wait and may go now.
+func (e *Exporter) flushOutbox() (again bool) {
 	if e.cfg.debug != nil {
 		e.printOutbox()
-		return
+		return false
 	}
 	batch, err := e.claim()
 	if err != nil || len(batch) == 0 {
-		return
+		return false
 	}
-	acked := e.send(batch)
-	if len(acked) == 0 && e.sendCtx.Err() != nil {
+	o := e.send(batch)
+	if len(o.acked) == 0 && len(o.rejected) == 0 && e.sendCtx.Err() != nil {
 		// Shutdown aborted the send and is about to return: a write now
-		// could outlive it. The leases expire on their own.
-		return
+		// could outlive it. The delay the claim set stands.
+		return false
 	}
 	// Not sendCtx: after an abort the acknowledgements must still be
 	// written.
 	_ = e.store.Update(context.Background(), func(st *state.State) error {
-		acknowledge(st, acked)
-		release(st, batch)
+		finishAttempt(st, o, e.cfg.now())
+		again = o.failure == "" && len(st.Pending) > 0
 		return nil
 	})
+	return again
 }
 
-// claim leases the outbox events no other process is sending.
+// claim takes the outbox for one attempt when the schedule allows it,
+// recording the attempt first (see startAttempt).
 func (e *Exporter) claim() ([]state.Event, error) {
 	var batch []state.Event
 	err := e.store.Update(e.sendCtx, func(st *state.State) error {
-		batch = batch[:0]
+		batch = nil
 		now := e.cfg.now()
-		until := now.Add(leaseFor).UTC()
 		dropUnsendable(st)
 		trimPending(st)
-		for i := range st.Pending {
-			ev := &st.Pending[i]
-			if ev.LeaseUntil != nil && ev.LeaseUntil.After(now) && ev.LeaseUntil.Before(until.Add(time.Second)) {
-				continue
-			}
-			ev.LeaseUntil = &until
-			c := *ev
-			c.LeaseUntil = nil
-			batch = append(batch, c)
+		if len(st.Pending) == 0 || !sendDue(st.Brief(), now) {
+			return nil
 		}
+		batch = append(batch, st.Pending...)
+		startAttempt(&st.Delivery, now)
 		return nil
 	})
 	return batch, err
@@ -82,19 +75,6 @@ func dropUnsendable(st *state.State) {
 		}
 	}
 	st.Pending = kept
-}
-
-// release frees the leases of the batch's events still in the outbox.
-func release(st *state.State, batch []state.Event) {
-	mine := make(map[string]bool, len(batch))
-	for _, ev := range batch {
-		mine[ev.UUID] = true
-	}
-	for i := range st.Pending {
-		if mine[st.Pending[i].UUID] {
-			st.Pending[i].LeaseUntil = nil
-		}
-	}
 }
 
 // printOutbox is debug mode: each event as one JSON line, once per
@@ -120,22 +100,26 @@ func (e *Exporter) printOutbox() {
 	}
 }
 
-// send delivers batch through a posthog-go client made for this batch alone
-// and closed right away: Close flushes at once, and a failed request is not
-// retried in this process (the event stays in the outbox instead). It
-// returns the events PostHog acknowledged, exactly as they were sent.
-func (e *Exporter) send(batch []state.Event) []state.Event {
-	cb := &callback{}
+// send makes one attempt at delivering batch, through a posthog-go client
+// made for this batch alone and closed right away: one request per event,
+// so that an event PostHog refuses is known, and no retry in posthog-go
+// (the schedule retries). It returns the events PostHog acknowledged,
+// exactly as they were sent, and what became of the others.
+func (e *Exporter) send(batch []state.Event) outcome {
+	cb := &callback{o: outcome{rejected: map[string]bool{}}}
 	client, err := posthog.NewWithConfig(e.cfg.apiKey, posthog.Config{
 		Endpoint:  e.cfg.host,
 		Logger:    silentLogger{},
 		Callback:  cb,
-		Transport: e.transport(),
-		BatchSize: MaxPending,
+		Transport: e.transport(cb),
+		BatchSize: 1,
 		Interval:  time.Hour, // Close flushes; no timer needed
+		// Close ends posthog-go's wait between attempts at once: one
+		// attempt per event.
+		RetryAfter: func(int) time.Duration { return time.Hour },
 	})
 	if err != nil {
-		return nil
+		return outcome{failure: "error"}
 	}
 	for _, ev := range batch {
 		_ = client.Enqueue(posthog.Capture{
@@ -147,14 +131,14 @@ func (e *Exporter) send(batch []state.Event) []state.Event {
 		})
 	}
 	_ = client.Close()
-	return cb.acked()
+	return cb.outcome()
 }
 
 // transport cancels every request when the exporter gives up on sending (at
 // Shutdown past the grace), so posthog-go's Close, which takes no context,
 // returns and leaves no goroutine behind. Keep-alives are off so no idle
 // connection outlives the send.
-func (e *Exporter) transport() http.RoundTripper {
+func (e *Exporter) transport(cb *callback) http.RoundTripper {
 	t := &http.Transport{
 		Proxy:                 http.ProxyFromEnvironment,
 		DialContext:           (&net.Dialer{Timeout: 5 * time.Second}).DialContext,
@@ -163,12 +147,16 @@ func (e *Exporter) transport() http.RoundTripper {
 		DisableKeepAlives:     true,
 		ForceAttemptHTTP2:     true,
 	}
-	return cancelTransport{ctx: e.sendCtx, next: t}
+	return cancelTransport{ctx: e.sendCtx, next: t, cb: cb, now: e.cfg.now}
 }
 
+// cancelTransport also reads the Retry-After of the answers that ask the
+// client to come back later, which posthog-go does not pass on.
 type cancelTransport struct {
 	ctx  context.Context
 	next http.RoundTripper
+	cb   *callback
+	now  func() time.Time
 }
 
 func (c cancelTransport) RoundTrip(req *http.Request) (*http.Response, error) {
@@ -179,6 +167,9 @@ func (c cancelTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		stop()
 		cancel()
 		return nil, err
+	}
+	if resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusServiceUnavailable {
+		c.cb.askedToWait(retryAfter(resp.Header.Get("Retry-After"), c.now()))
 	}
 	resp.Body = &cancelBody{ReadCloser: resp.Body, done: func() { stop(); cancel() }}
 	return resp, nil
@@ -197,10 +188,10 @@ func (b *cancelBody) Close() error {
 	return err
 }
 
-// callback collects what PostHog acknowledged.
+// callback collects what became of each event of an attempt.
 type callback struct {
-	mu   sync.Mutex
-	done []state.Event
+	mu sync.Mutex
+	o  outcome
 }
 
 // Success records the event exactly as posthog-go sent it, $lib included.
@@ -211,7 +202,7 @@ func (c *callback) Success(m posthog.APIMessage) {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.done = append(c.done, state.Event{
+	c.o.acked = append(c.o.acked, state.Event{
 		UUID:       ev.Uuid,
 		Event:      ev.Event,
 		DistinctID: ev.DistinctId,
@@ -220,13 +211,37 @@ func (c *callback) Success(m posthog.APIMessage) {
 	})
 }
 
-// Failure needs nothing: the event is still in the outbox.
-func (c *callback) Failure(posthog.APIMessage, error) {}
-
-func (c *callback) acked() []state.Event {
+// Failure records a refused event as rejected, any other failure by its
+// kind; the event stays in the outbox unless rejected.
+func (c *callback) Failure(m posthog.APIMessage, err error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.done
+	if code, ok := statusCode(err); ok && rejectedCode(code) {
+		if ev, ok := m.(posthog.CaptureInApi); ok {
+			c.o.rejected[ev.Uuid] = true
+			return
+		}
+	}
+	if c.o.failure == "" {
+		c.o.failure = failureKind(err)
+	}
+}
+
+func (c *callback) askedToWait(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.o.retryAfter = max(c.o.retryAfter, d)
+}
+
+func (c *callback) outcome() outcome {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	o := c.o
+	if len(o.acked) == 0 && len(o.rejected) == 0 && o.failure == "" {
+		// Nothing came back at all (Close returned early).
+		o.failure = "aborted"
+	}
+	return o
 }
 
 // silentLogger keeps posthog-go off the host's stderr.

@@ -47,10 +47,6 @@ type Event struct {
 	DistinctID string         `yaml:"distinct_id" json:"distinct_id"`
 	Timestamp  time.Time      `yaml:"timestamp" json:"timestamp"`
 	Properties map[string]any `yaml:"properties" json:"properties"`
-	// LeaseUntil marks an event a process is sending: others leave it alone
-	// until then, so concurrent processes do not send it twice. It is never
-	// sent.
-	LeaseUntil *time.Time `yaml:"lease_until,omitempty" json:"-"`
 }
 
 // Delivery is when the outbox may be sent next and why it was not sent

@@ -146,9 +146,9 @@ func concurrent(t *testing.T, before map[string]int64) {
 		r.silent(t, fmt.Sprintf("process %d", i), 0)
 	}
 	// A last run with a long grace delivers whatever the 50 left queued,
-	// after the leases of sends cut off at exit have run out (faked through
-	// the file's lease_until).
-	leases := expireLeases(t, s)
+	// after the delay of sends cut off at exit has run out (faked through
+	// the file's delivery.next_attempt_at).
+	delays := expireDelay(t, s)
 	s.hostprog("-grace", "5s").silent(t, "drain run", 0)
 	noRejects(t, sink)
 
@@ -199,8 +199,8 @@ func concurrent(t *testing.T, before map[string]int64) {
 	if before != nil && (st.LastHeartbeatAt == nil || !st.LastHeartbeatAt.After(now.Add(-time.Minute))) {
 		t.Errorf("last_heartbeat_at not moved to now: %v", st.LastHeartbeatAt)
 	}
-	figure(t, "%d processes x %d counts in %s: %d added (incl. %d already stored) = %d persisted + %d sent + %d queued; %d First run (raw %d), %d Heartbeat (raw %d); user_id unchanged; %d requests; %d leases left by sends cut off at exit",
-		procs, countsPerProcess, ms(took), added, sum(before), persisted, sent, inOutbox, firstRuns, rawFirst, len(heartbeats), rawBeats, sink.Requests(), leases)
+	figure(t, "%d processes x %d counts in %s: %d added (incl. %d already stored) = %d persisted + %d sent + %d queued; %d First run (raw %d), %d Heartbeat (raw %d); user_id unchanged; %d requests; %d send delays left by sends cut off at exit",
+		procs, countsPerProcess, ms(took), added, sum(before), persisted, sent, inOutbox, firstRuns, rawFirst, len(heartbeats), rawBeats, sink.Requests(), delays)
 }
 
 // concurrentCLI runs the example CLI 50 times at once on a new installation.
@@ -230,7 +230,7 @@ func concurrentCLI(t *testing.T) {
 	if got := st.Counters["cli.version.count"]; got != procs+1 {
 		t.Errorf("cli.version.count = %d, want %d", got, procs+1)
 	}
-	expireLeases(t, s)
+	expireDelay(t, s)
 	s.hostprog("-grace", "5s").silent(t, "drain run", 0)
 	noRejects(t, sink)
 	if n := len(eventsNamed(sink.Unique(), "First run")); n != 1 {

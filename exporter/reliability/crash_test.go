@@ -136,9 +136,9 @@ func TestReliabilityCrash(t *testing.T) {
 		}
 	}
 
-	// The next run proceeds normally and, once the killed processes'
-	// leases have run out (faked through the file), delivers what is queued.
-	leases := expireLeases(t, s)
+	// The next run proceeds normally and, once the killed senders' delay
+	// has run out (faked through the file), delivers what is queued.
+	delays := expireDelay(t, s)
 	r := s.hostprog("-grace", "5s", "-add", "raw:cli.after.count=1")
 	r.silent(t, "run after the kills", 0)
 	if r.took > 10*time.Second {
@@ -180,8 +180,8 @@ func TestReliabilityCrash(t *testing.T) {
 	if len(first) != 1 || len(queued) != 0 {
 		t.Errorf("First run: %d delivered + %d queued, want exactly 1 delivered", len(first), len(queued))
 	}
-	figure(t, "%d SIGKILLs at 0-%s: file parsed after %d/%d, user_id changed 0 times, lock free after %d/%d; %d counts flushed before the kills, %d persisted (lost 0 flushed, %d in-flight counts of %d killed processes kept); kills inside a write (temp file found) %d, temp files left after the next run that writes %d, rounds ending with a fold cut short %d; First run %d delivered (%d raw, same UUID) + %d queued after %d leases of killed senders ran out",
-		kills, ms(maxDelay), rounds, rounds, rounds, rounds, acked, persisted, persisted-acked, kills, len(tmpSeen), len(left), foldsCut, len(first), len(eventsNamed(sink.Events(), "First run")), len(queued), leases)
+	figure(t, "%d SIGKILLs at 0-%s: file parsed after %d/%d, user_id changed 0 times, lock free after %d/%d; %d counts flushed before the kills, %d persisted (lost 0 flushed, %d in-flight counts of %d killed processes kept); kills inside a write (temp file found) %d, temp files left after the next run that writes %d, rounds ending with a fold cut short %d; First run %d delivered (%d raw, same UUID) + %d queued after %d send delays of killed senders ran out",
+		kills, ms(maxDelay), rounds, rounds, rounds, rounds, acked, persisted, persisted-acked, kills, len(tmpSeen), len(left), foldsCut, len(first), len(eventsNamed(sink.Events(), "First run")), len(queued), delays)
 }
 
 // chanResult is a started process whose result arrives later.

@@ -180,12 +180,12 @@ func TestReliabilityNetwork(t *testing.T) {
 
 			// The host heals: the queued events arrive once, same UUIDs.
 			queued := map[string]string{}
-			leases := 0
+			delays := 0
 			for _, s := range []*sandbox{sh, sc, ss} {
 				for _, ev := range s.load().Pending {
 					queued[ev.UUID] = ev.Event
 				}
-				leases += expireLeases(t, s)
+				delays += expireDelay(t, s)
 			}
 			good := newSink(t)
 			for _, s := range []*sandbox{sh, sc, ss} {
@@ -227,8 +227,8 @@ func TestReliabilityNetwork(t *testing.T) {
 			for id, n := range before {
 				dups += n - 1 + delivered[id]
 			}
-			figure(t, "exit codes kept, 0 bytes stdout/stderr; added exit time: hostprog %s (its Shutdown %s), cli %s, server stop %s; %d events queued (%d leases of aborted sends, expired through the file), %d accepted before healing, %d after; same-UUID resends %d",
-				ms(addHost), ms(shutdown), ms(addCLI), ms(addServer), len(queued), leases, len(before), len(delivered), dups)
+			figure(t, "exit codes kept, 0 bytes stdout/stderr; added exit time: hostprog %s (its Shutdown %s), cli %s, server stop %s; %d events queued (%d send delays of aborted sends, expired through the file), %d accepted before healing, %d after; same-UUID resends %d",
+				ms(addHost), ms(shutdown), ms(addCLI), ms(addServer), len(queued), delays, len(before), len(delivered), dups)
 		})
 	}
 	figure(t, "worst added exit time %s (%s) with a %s grace", ms(worst), worstName, ms(grace))
@@ -273,19 +273,17 @@ func serverStop(t *testing.T, s *sandbox) result {
 	return r
 }
 
-// expireLeases moves the outbox leases into the past, as if their 30 s had
-// passed: the clock is faked through the file, not in the process. It
-// returns how many leases it found.
-func expireLeases(t *testing.T, s *sandbox) int {
+// expireDelay moves the send schedule's next attempt into the past, as if
+// its delay had passed: the clock is faked through the file, not in the
+// process. It returns 1 when there was a delay, else 0.
+func expireDelay(t *testing.T, s *sandbox) int {
 	t.Helper()
 	n := 0
 	err := state.New(s.statePath()).Update(context.Background(), func(st *state.State) error {
-		past := time.Now().Add(-time.Second).UTC()
-		for i := range st.Pending {
-			if st.Pending[i].LeaseUntil != nil {
-				st.Pending[i].LeaseUntil = &past
-				n++
-			}
+		if st.Delivery.NextAttemptAt != nil {
+			past := time.Now().Add(-time.Second).UTC()
+			st.Delivery.NextAttemptAt = &past
+			n = 1
 		}
 		return nil
 	})
