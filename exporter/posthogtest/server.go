@@ -37,6 +37,9 @@ const (
 	Reset
 	// Garbage answers bytes that are not HTTP.
 	Garbage
+	// Status answers the status code, and Retry-After header, set with
+	// SetStatus, whatever the request.
+	Status
 )
 
 // Event is one accepted event as PostHog would store it.
@@ -55,6 +58,8 @@ type Server struct {
 	mu       sync.Mutex
 	mode     Mode
 	delay    time.Duration
+	status   int
+	after    string
 	events   []Event
 	bodies   [][]byte
 	requests int
@@ -94,6 +99,14 @@ func (s *Server) SetDelay(d time.Duration) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.delay = d
+}
+
+// SetStatus sets the answer of mode Status: the code and, when not empty,
+// a Retry-After header.
+func (s *Server) SetStatus(code int, retryAfter string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.status, s.after = code, retryAfter
 }
 
 // Events returns every accepted event, duplicates included, in arrival order.
@@ -156,10 +169,16 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	s.requests++
 	s.bodies = append(s.bodies, body)
-	mode, delay, hang := s.mode, s.delay, s.hang
+	mode, delay, hang, status, after := s.mode, s.delay, s.hang, s.status, s.after
 	s.mu.Unlock()
 
 	switch mode {
+	case Status:
+		if after != "" {
+			w.Header().Set("Retry-After", after)
+		}
+		http.Error(w, `{"error":"as set"}`, status)
+		return
 	case Error500:
 		http.Error(w, `{"error":"internal"}`, http.StatusInternalServerError)
 		return
