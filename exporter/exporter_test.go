@@ -268,12 +268,12 @@ func TestFailedSendIsRetriedOnce(t *testing.T) {
 		mode posthogtest.Mode
 		down bool
 		// kind is the failure the schedule records; an attempt that
-		// Shutdown cut short records none (the delay set before it stays).
+		// Shutdown cut short keeps the "timeout" recorded before it.
 		kind string
 	}{
 		{"500", posthogtest.Error500, false, "http 500"},
 		{"429", posthogtest.TooMany, false, "http 429"},
-		{"hang", posthogtest.Hang, false, ""},
+		{"hang", posthogtest.Hang, false, "timeout"},
 		{"reset", posthogtest.Reset, false, "reset"},
 		{"garbage", posthogtest.Garbage, false, "error"},
 		{"refused", posthogtest.OK, true, "refused"},

@@ -49,9 +49,12 @@ func sendDue(b state.Brief, now time.Time) bool {
 }
 
 // startAttempt records an attempt before it is made, as if it were going to
-// fail: a process killed or cut short while sending then leaves the delay
-// in place, and no other process tries meanwhile. A success resets it.
+// fail with no answer: a process killed or cut short while sending (a host
+// that never answers, past the grace at exit) then leaves the delay and
+// "timeout" in place, and no other process tries meanwhile. The answer, if
+// one comes, replaces them; a success resets them.
 func startAttempt(d *state.Delivery, now time.Time) {
+	d.LastFailure = "timeout"
 	d.Failures++
 	next := now.Add(backoff(d.Failures)).UTC()
 	d.NextAttemptAt = &next
