@@ -1,23 +1,29 @@
-// Package state owns the telemetry state file: where it lives, what it holds
-// and how it is changed safely by many processes at once.
+// Package state owns the telemetry state file and the files beside it:
+// where they live, what they hold and how many processes change them at
+// once without waiting for each other.
 //
-// The file is YAML, by default <XDG config home>/idun/config.yaml. Every
-// change is a locked read-modify-write: an exclusive flock on a lock file
-// beside the state file, a bounded read, the caller's change, then the whole
-// file written to another file in the same folder and put in its place in
-// one step (swapped with it on Linux, renamed over it elsewhere). Readers
-// share the lock and always see a whole file. A change to the counters
-// alone, the change of almost every program run, rewrites only their lines
-// and is not fsynced; every other change is.
+// config.yaml (by default <XDG config home>/idun/config.yaml) is the truth
+// a user reads and edits. It is read and written by yaml.v3 alone, under an
+// exclusive flock on config.yaml.lock, as a whole new file fsynced and
+// renamed over the old one, and only when identity, the user's setting, a
+// Heartbeat or the outbox change. Readers take no lock. Keys this package
+// does not know survive a rewrite. A file that exists but cannot be used is
+// reported with an error wrapping [ErrUnusable] and never written over: it
+// may hold the user's opt-out.
 //
-// Files this package wrote are read without yaml.v3 (parseQuick), and a
-// Store reuses what it last read while the file holds the same bytes: a
-// short-lived program pays for one small read and one small write.
+// A run's counts go to counts.journal, one line appended with one write
+// under a shared flock that appenders share: no run waits for another to
+// record its counts. A fold (Store.Fold) renames the journal to a folding
+// file of its own, takes an exclusive flock on it, which waits for the
+// appenders still writing to it (an appender that comes later finds its
+// file is no longer the journal, and opens the new one), adds its lines to
+// config.yaml's counters and names it in folded_journals, and only then
+// removes it: a fold cut short anywhere is done again or not at all.
 //
-// A file that exists but cannot be used (unparsable, too large, not a regular
-// file, unreadable) is reported with an error wrapping [ErrUnusable] and is
-// never written over: it may hold the user's opt-out, so callers turn
-// telemetry off for the process instead.
+// config.brief.json is derived from config.yaml for Peek: what a run needs
+// to learn that nothing is due, without parsing YAML. It is trusted only
+// while config.yaml's size, modification time and inode are those it
+// records.
 //
 // The package takes no clock of its own: callers pass times in.
 package state

@@ -8,23 +8,12 @@ import (
 	"errors"
 	"io/fs"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/google/uuid"
 )
-
-// The journal holds the counts of runs not yet folded into config.yaml: one
-// line of JSON per run, appended with one write. An appender holds a shared
-// lock on the journal while it writes, which other appenders share, so no
-// run ever waits for another to record its counts.
-//
-// A fold (see Store.Fold) first renames the journal to a folding file of its
-// own, counts.<id>.folding, then takes an exclusive lock on it: that waits
-// for appenders still writing to it, and any appender that comes later
-// finds that the file it opened is no longer the journal and opens the new
-// one. The fold reads the folding file, and config.yaml names it in
-// Folded before it is removed.
 
 // Names of the files beside config.yaml.
 const (
@@ -40,10 +29,8 @@ const maxJournalSize = 16 << 20
 // errJournalBusy: folds kept taking the journal away from an appender.
 var errJournalBusy = errors.New("state: journal busy")
 
-func (s *Store) journalPath() string { return s.beside(JournalName) }
-
 // JournalPath returns the path of the journal beside the state file.
-func (s *Store) JournalPath() string { return s.journalPath() }
+func (s *Store) JournalPath() string { return s.beside(JournalName) }
 
 // Add appends counts to the journal with one write, under no lock another
 // appender can hold. It never reads or writes config.yaml; the caller
@@ -57,7 +44,7 @@ func (s *Store) Add(counts map[string]int64) error {
 		return err
 	}
 	line = append(line, '\n')
-	path := s.journalPath()
+	path := s.JournalPath()
 	for range 8 {
 		f, err := openAppend(path, true)
 		if errors.Is(err, fs.ErrNotExist) {
@@ -103,10 +90,10 @@ func isAt(f *os.File, path string) bool {
 	return err == nil && os.SameFile(a, b)
 }
 
-// takeJournal moves the journal's counts into st by use, and returns the
-// folding files consumed, which st.Folded now names. The caller holds the
-// lock on config.yaml.
-func (s *Store) takeJournal(st *State, use func(*State, map[string]int64)) []string {
+// takeJournal adds the journal's counts to st's, and returns the folding
+// files consumed, which st.Folded now names. The caller holds the lock on
+// config.yaml.
+func (s *Store) takeJournal(st *State) []string {
 	// What the last fold recorded was added already: those files go before
 	// this write forgets them.
 	for _, name := range st.Folded {
@@ -115,13 +102,18 @@ func (s *Store) takeJournal(st *State, use func(*State, map[string]int64)) []str
 	st.Folded = nil
 	// A new name of the journal's own, so that a fold cut short and the
 	// next one never take one file for another.
-	_ = renameFile(s.journalPath(), s.beside("counts."+uuid.NewString()+foldSuffix))
+	_ = renameFile(s.JournalPath(), s.beside("counts."+uuid.NewString()+foldSuffix))
 	for _, name := range s.foldingFiles(nil) {
 		counts, ok := drain(s.beside(name))
 		if !ok {
 			continue // an appender is stuck on it: the next fold takes it
 		}
-		use(st, counts)
+		if len(counts) > 0 && st.Counters == nil {
+			st.Counters = make(map[string]int64, len(counts))
+		}
+		for name, n := range counts {
+			st.Counters[name] = saturatingAdd(st.Counters[name], n)
+		}
 		st.Folded = append(st.Folded, name)
 	}
 	return st.Folded
@@ -134,20 +126,11 @@ func (s *Store) foldingFiles(skip []string) []string {
 	var names []string
 	for _, e := range entries {
 		n := e.Name()
-		if strings.HasPrefix(n, "counts.") && strings.HasSuffix(n, foldSuffix) && !contains(skip, n) {
+		if strings.HasPrefix(n, "counts.") && strings.HasSuffix(n, foldSuffix) && !slices.Contains(skip, n) {
 			names = append(names, n)
 		}
 	}
 	return names
-}
-
-func contains(list []string, s string) bool {
-	for _, v := range list {
-		if v == s {
-			return true
-		}
-	}
-	return false
 }
 
 // drainWait bounds a fold's wait for an appender still writing to a folding

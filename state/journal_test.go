@@ -222,12 +222,12 @@ func TestAppenderAndFoldInterleave(t *testing.T) {
 	})
 }
 
-// Clear throws the journal away, as a reset does.
-func TestClearDropsTheJournal(t *testing.T) {
+// A reset is a fold that drops the counters: the journal's go too.
+func TestResetDropsTheJournal(t *testing.T) {
 	s := newStore(t)
 	identity(t, s)
 	add(t, s, map[string]int64{"cli.a.count": 4})
-	err := s.Clear(context.Background(), func(st *State) error {
+	err := s.Fold(context.Background(), func(st *State) error {
 		st.Counters = nil
 		return nil
 	})

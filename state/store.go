@@ -52,10 +52,6 @@ func (s *Store) Path() string { return s.path }
 // LockPath returns the path of the lock file kept beside the state file.
 func (s *Store) LockPath() string { return s.path + ".lock" }
 
-// BriefPath returns the path of the file derived from the state file that
-// lets Peek skip parsing it.
-func (s *Store) BriefPath() string { return s.beside(BriefName) }
-
 func (s *Store) beside(name string) string { return filepath.Join(filepath.Dir(s.path), name) }
 
 // Load reads and parses the state file. A missing file gives an error for
@@ -92,7 +88,7 @@ func (s *Store) Peek() (Brief, error) {
 			s.writeBrief(b, id)
 		}
 	}
-	fi, err := os.Stat(s.journalPath())
+	fi, err := os.Stat(s.JournalPath())
 	b.Journal = err == nil && fi.Size() > 0
 	return b, nil
 }
@@ -104,7 +100,7 @@ type briefFile struct {
 }
 
 func (s *Store) cachedBrief() (Brief, bool) {
-	raw, _, err := readFile(s.BriefPath(), 4096)
+	raw, _, err := readFile(s.beside(BriefName), 4096)
 	var c briefFile
 	if err != nil || json.Unmarshal(raw, &c) != nil {
 		return Brief{}, false
@@ -122,7 +118,7 @@ func (s *Store) cachedBrief() (Brief, bool) {
 func (s *Store) writeBrief(b Brief, id fileID) {
 	raw, err := json.Marshal(briefFile{Config: id, Brief: b})
 	if err == nil {
-		_ = writeFile(s.BriefPath(), raw, false)
+		_ = writeFile(s.beside(BriefName), raw, false)
 	}
 }
 
@@ -133,31 +129,16 @@ func (s *Store) writeBrief(b Brief, id fileID) {
 // returns an error nothing is written and the error is returned. Nothing is
 // written either when fn changed nothing.
 func (s *Store) Update(ctx context.Context, fn func(*State) error) error {
-	return s.change(ctx, fn, nil)
+	return s.change(ctx, fn, false)
 }
 
 // Fold is Update with the journal's counts first added to Counters, exactly
-// once: the journal files it consumed are named in the file it writes
-// (Folded) before they are removed, so a fold cut short at any point is
-// either not written, and the next fold takes them, or written, and the
-// next fold only removes them.
+// once (see the package doc). A reset is a Fold whose fn drops the counters.
 func (s *Store) Fold(ctx context.Context, fn func(*State) error) error {
-	return s.change(ctx, fn, func(st *State, counts map[string]int64) {
-		if len(counts) > 0 && st.Counters == nil {
-			st.Counters = make(map[string]int64, len(counts))
-		}
-		for name, n := range counts {
-			st.Counters[name] = saturatingAdd(st.Counters[name], n)
-		}
-	})
+	return s.change(ctx, fn, true)
 }
 
-// Clear is Update with the journal's counts thrown away, as a reset does.
-func (s *Store) Clear(ctx context.Context, fn func(*State) error) error {
-	return s.change(ctx, fn, func(*State, map[string]int64) {})
-}
-
-func (s *Store) change(ctx context.Context, fn func(*State) error, use func(*State, map[string]int64)) error {
+func (s *Store) change(ctx context.Context, fn func(*State) error, fold bool) error {
 	unlock, err := s.lock(ctx)
 	if err != nil {
 		return err
@@ -171,8 +152,8 @@ func (s *Store) change(ctx context.Context, fn func(*State) error, use func(*Sta
 		return err
 	}
 	var consumed []string
-	if use != nil {
-		consumed = s.takeJournal(st, use)
+	if fold {
+		consumed = s.takeJournal(st)
 	}
 	if err := fn(st); err != nil {
 		return err
@@ -357,20 +338,15 @@ func poll(ctx context.Context, try func() (bool, error)) (bool, error) {
 	}
 }
 
-// FileError describes a state file that exists but cannot be used. It wraps
-// ErrUnusable and the underlying cause.
-type FileError struct {
-	Path string
-	Err  error
+// unusable wraps the cause, and errors.Is matches ErrUnusable too.
+func unusable(path string, err error) error {
+	return unusableError{fmt.Errorf("state file %s unusable: %w", path, err)}
 }
 
-func unusable(path string, err error) error { return &FileError{Path: path, Err: err} }
+type unusableError struct{ error }
 
-// Error implements error.
-func (e *FileError) Error() string { return "state file " + e.Path + " unusable: " + e.Err.Error() }
-
-// Unwrap lets errors.Is match both ErrUnusable and the cause.
-func (e *FileError) Unwrap() []error { return []error{ErrUnusable, e.Err} }
+func (e unusableError) Is(target error) bool { return target == ErrUnusable }
+func (e unusableError) Unwrap() error        { return errors.Unwrap(e.error) }
 
 func saturatingAdd(a, b int64) int64 {
 	if s := a + b; s >= a {

@@ -266,7 +266,7 @@ func telemetryReset(stdout, stderr io.Writer) int {
 		return stateError(stderr, "reset", path, err)
 	}
 	var userID string
-	err = store.Clear(context.Background(), func(st *state.State) error {
+	err = store.Fold(context.Background(), func(st *state.State) error {
 		if !st.Existed() {
 			return fs.ErrNotExist
 		}
