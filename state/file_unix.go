@@ -29,18 +29,11 @@ func lockJournal(f *os.File, exclusive bool) (bool, error) {
 	if exclusive {
 		how = syscall.LOCK_EX
 	}
-	for {
-		err := syscall.Flock(int(f.Fd()), how|syscall.LOCK_NB)
-		switch err {
-		case nil:
-			return true, nil
-		case syscall.EINTR:
-			continue
-		case syscall.EWOULDBLOCK:
-			return false, nil
-		}
-		return false, err
+	err := syscall.Flock(int(f.Fd()), how|syscall.LOCK_NB)
+	if err == syscall.EWOULDBLOCK || err == syscall.EINTR {
+		return false, nil // the caller tries again, or gives up
 	}
+	return err == nil, err
 }
 
 // unlockJournal: closing the file drops its flock.

@@ -1,17 +1,16 @@
 package state
 
-// Windows refuses to rename over, or delete, a file another process holds
-// open unless every opener allowed it (FILE_SHARE_DELETE), which os.Open
-// does not. Every file of this package is opened here with all three share
-// modes, so a reader or an appender never makes a writer fail. What is left
-// (another program holding the file: an antivirus, an indexer, a backup) is
-// transient and retried for a bounded time, as cmd/go/internal/robustio
-// does; it is never taken for an unusable file.
+// Windows refuses to rename over or delete a file that another process has
+// open without FILE_SHARE_DELETE, which os.Open does not pass: this package
+// opens its files with every share mode, so a reader or an appender never
+// makes a writer fail. What is left (an antivirus, an indexer, a backup
+// holding the file) is transient: retried for a bounded time, as
+// cmd/go/internal/robustio does, never taken for an unusable file.
 
 import (
+	"context"
 	"errors"
 	"io/fs"
-	"math/rand/v2"
 	"os"
 	"syscall"
 	"time"
@@ -19,34 +18,19 @@ import (
 	"golang.org/x/sys/windows"
 )
 
-// retryFor bounds the retries of one call that meets a transient error.
-const retryFor = 500 * time.Millisecond
-
-// transient reports the errors another process's open file causes.
-func transient(err error) bool {
-	var errno syscall.Errno
-	if !errors.As(err, &errno) {
-		return false
-	}
-	switch errno {
-	case windows.ERROR_ACCESS_DENIED, windows.ERROR_SHARING_VIOLATION, windows.ERROR_LOCK_VIOLATION:
-		return true
-	}
-	return false
-}
-
-// retry runs call again while it meets a transient error, up to retryFor.
-func retry(call func() error) error {
-	deadline := time.Now().Add(retryFor)
-	delay := time.Millisecond
-	for {
-		err := call()
-		if err == nil || !transient(err) || time.Now().After(deadline) {
-			return err
-		}
-		time.Sleep(delay/2 + rand.N(delay))
-		delay = min(2*delay, 50*time.Millisecond)
-	}
+// retry runs call again, for up to 500 ms, while it meets the errors
+// another process's open file causes.
+func retry(call func() error) (err error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
+	defer cancel()
+	_, _ = poll(ctx, func() (bool, error) {
+		err = call()
+		var errno syscall.Errno
+		transient := errors.As(err, &errno) && (errno == windows.ERROR_ACCESS_DENIED ||
+			errno == windows.ERROR_SHARING_VIOLATION || errno == windows.ERROR_LOCK_VIOLATION)
+		return !transient, nil
+	})
+	return err
 }
 
 const shareAll = windows.FILE_SHARE_READ | windows.FILE_SHARE_WRITE | windows.FILE_SHARE_DELETE
@@ -82,16 +66,16 @@ func openAppend(path string, create bool) (*os.File, error) {
 	return open(path, windows.GENERIC_READ|windows.FILE_APPEND_DATA|windows.SYNCHRONIZE, disposition)
 }
 
-// lockOffset places the journal's lock far past any data: a locked range
+// lockAt places the journal's lock far past any data: a locked range
 // refuses writes, even its owner's through another handle.
-const lockOffset = 1 << 62
+var lockAt = windows.Overlapped{OffsetHigh: 1 << 30}
 
 func lockJournal(f *os.File, exclusive bool) (bool, error) {
 	flags := uint32(windows.LOCKFILE_FAIL_IMMEDIATELY)
 	if exclusive {
 		flags |= windows.LOCKFILE_EXCLUSIVE_LOCK
 	}
-	ol := windows.Overlapped{Offset: uint32(lockOffset & 0xffffffff), OffsetHigh: uint32(lockOffset >> 32)}
+	ol := lockAt
 	err := windows.LockFileEx(windows.Handle(f.Fd()), flags, 0, 1, 0, &ol)
 	switch {
 	case err == nil:
@@ -102,10 +86,10 @@ func lockJournal(f *os.File, exclusive bool) (bool, error) {
 	return false, err
 }
 
-// unlockJournal drops the lock at once: Windows drops the locks of a closed
-// handle only when it gets to it.
+// unlockJournal drops the lock at once: Windows drops a closed handle's
+// locks only when it gets to it.
 func unlockJournal(f *os.File) {
-	ol := windows.Overlapped{Offset: uint32(lockOffset & 0xffffffff), OffsetHigh: uint32(lockOffset >> 32)}
+	ol := lockAt
 	_ = windows.UnlockFileEx(windows.Handle(f.Fd()), 0, 1, 0, &ol)
 }
 

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io/fs"
+	"maps"
 	"os"
 	"slices"
 	"strings"
@@ -22,19 +23,16 @@ const (
 	foldSuffix  = ".folding"
 )
 
-// maxJournalSize bounds what is read of one journal file, about half a
-// million runs' worth.
+// maxJournalSize bounds a journal file: half a million runs' worth.
 const maxJournalSize = 16 << 20
 
-// errJournalBusy: folds kept taking the journal away from an appender.
-var errJournalBusy = errors.New("state: journal busy")
+var errJournalBusy = errors.New("state: folds kept taking the journal away")
 
 // JournalPath returns the path of the journal beside the state file.
 func (s *Store) JournalPath() string { return s.beside(JournalName) }
 
-// Add appends counts to the journal with one write, under no lock another
-// appender can hold. It never reads or writes config.yaml; the caller
-// checks that telemetry is on.
+// Add appends counts to the journal with one write, waiting for no one. It
+// never touches config.yaml; the caller checks that telemetry is on.
 func (s *Store) Add(counts map[string]int64) error {
 	if len(counts) == 0 {
 		return nil
@@ -63,9 +61,8 @@ func (s *Store) Add(counts map[string]int64) error {
 	return errJournalBusy
 }
 
-// appendTo writes line to f, an open journal, and closes it. done is false
-// when f stopped being the journal at path (a fold took it): the caller
-// opens the journal again.
+// appendTo writes line to f and closes it; done is false when a fold took
+// f away from path first.
 func appendTo(f *os.File, path string, line []byte) (done bool, err error) {
 	defer func() {
 		if cerr := f.Close(); err == nil && done {
@@ -90,37 +87,30 @@ func isAt(f *os.File, path string) bool {
 	return err == nil && os.SameFile(a, b)
 }
 
-// takeJournal adds the journal's counts to st's, and returns the folding
-// files consumed, which st.Folded now names. The caller holds the lock on
-// config.yaml.
+// takeJournal adds the journal's counts to st's and returns the folding
+// files consumed, which st.Folded names. The caller holds the lock.
 func (s *Store) takeJournal(st *State) []string {
-	// What the last fold recorded was added already: those files go before
-	// this write forgets them.
+	// The last fold's files were added: they go before this write forgets
+	// them.
 	for _, name := range st.Folded {
 		_ = removeFile(s.beside(name))
 	}
 	st.Folded = nil
-	// A new name of the journal's own, so that a fold cut short and the
-	// next one never take one file for another.
+	// A name of its own: folds cut short never take one file for another.
 	_ = renameFile(s.JournalPath(), s.beside("counts."+uuid.NewString()+foldSuffix))
+	if st.Counters == nil {
+		st.Counters = map[string]int64{}
+	}
 	for _, name := range s.foldingFiles(nil) {
-		counts, ok := drain(s.beside(name))
-		if !ok {
-			continue // an appender is stuck on it: the next fold takes it
+		// A file an appender is stuck on waits for the next fold.
+		if drain(s.beside(name), st.Counters) {
+			st.Folded = append(st.Folded, name)
 		}
-		if len(counts) > 0 && st.Counters == nil {
-			st.Counters = make(map[string]int64, len(counts))
-		}
-		for name, n := range counts {
-			st.Counters[name] = saturatingAdd(st.Counters[name], n)
-		}
-		st.Folded = append(st.Folded, name)
 	}
 	return st.Folded
 }
 
-// foldingFiles lists the folding files beside config.yaml but those in
-// skip.
+// foldingFiles lists the folding files but those in skip.
 func (s *Store) foldingFiles(skip []string) []string {
 	entries, _ := os.ReadDir(s.beside(""))
 	var names []string
@@ -133,35 +123,32 @@ func (s *Store) foldingFiles(skip []string) []string {
 	return names
 }
 
-// drainWait bounds a fold's wait for an appender still writing to a folding
-// file: appenders hold it for one write, so a longer one is stuck.
+// drainWait bounds a fold's wait for an appender: a longer one is stuck.
 const drainWait = 100 * time.Millisecond
 
 // drain waits until no appender writes to the folding file at path, then
-// sums its lines.
-func drain(path string) (map[string]int64, bool) {
+// adds its lines to counts.
+func drain(path string, counts map[string]int64) bool {
 	f, err := openAppend(path, false)
 	if err != nil {
-		return nil, false
+		return false
 	}
 	defer f.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), drainWait)
 	defer cancel()
 	if ok, _ := poll(ctx, func() (bool, error) { return lockJournal(f, true) }); !ok {
-		return nil, false
+		return false
 	}
 	defer unlockJournal(f)
 	b, _, err := readFile(path, maxJournalSize)
-	if err != nil {
-		return nil, false
+	if err == nil {
+		addLines(counts, b)
 	}
-	counts := map[string]int64{}
-	addLines(counts, b)
-	return counts, true
+	return err == nil
 }
 
-// addLines adds each whole line of a journal to counts. A line that does not
-// decode (a hand edit, a write cut by a power loss) is skipped.
+// addLines adds each line of a journal to counts, skipping those that do not
+// decode (a hand edit, a write cut by a power loss).
 func addLines(counts map[string]int64, b []byte) {
 	sc := bufio.NewScanner(bytes.NewReader(b))
 	sc.Buffer(nil, maxJournalSize)
@@ -178,9 +165,8 @@ func addLines(counts map[string]int64, b []byte) {
 	}
 }
 
-// Counts returns every count not yet in an event: config.yaml's counters,
-// the journal's and those of folding files no fold has recorded. It takes
-// no lock and writes nothing.
+// Counts returns every count not yet in an event, wherever it is stored. It
+// takes no lock and writes nothing.
 func (s *Store) Counts() (map[string]int64, error) {
 	st, err := s.Load()
 	if errors.Is(err, fs.ErrNotExist) {
@@ -189,9 +175,9 @@ func (s *Store) Counts() (map[string]int64, error) {
 	if err != nil {
 		return nil, err
 	}
-	counts := make(map[string]int64, len(st.Counters))
-	for name, n := range st.Counters {
-		counts[name] = n
+	counts := maps.Clone(st.Counters)
+	if counts == nil {
+		counts = map[string]int64{}
 	}
 	for _, name := range append(s.foldingFiles(st.Folded), JournalName) {
 		if b, _, err := readFile(s.beside(name), maxJournalSize); err == nil {

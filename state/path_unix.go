@@ -3,6 +3,7 @@
 package state
 
 import (
+	"cmp"
 	"os"
 	"path/filepath"
 	"strings"
@@ -11,10 +12,7 @@ import (
 // configHome is the rule of github.com/adrg/xdg on Unix systems, without its
 // package init, which opens files under the config home.
 func configHome() string {
-	home := os.Getenv("HOME")
-	if home == "" {
-		home = "/"
-	}
+	home := cmp.Or(os.Getenv("HOME"), "/")
 	if dir := expandHome(os.Getenv("XDG_CONFIG_HOME"), home); dir != "" && filepath.IsAbs(dir) {
 		return dir
 	}
@@ -23,13 +21,11 @@ func configHome() string {
 
 // expandHome replaces a leading ~ or $HOME, as adrg/xdg does.
 func expandHome(path, home string) string {
-	switch {
-	case path == "":
-		return path
-	case path[0] == '~':
-		return filepath.Join(home, path[1:])
-	case strings.HasPrefix(path, "$HOME"):
-		return filepath.Join(home, path[len("$HOME"):])
+	if rest, ok := strings.CutPrefix(path, "~"); ok {
+		return filepath.Join(home, rest)
+	}
+	if rest, ok := strings.CutPrefix(path, "$HOME"); ok {
+		return filepath.Join(home, rest)
 	}
 	return path
 }

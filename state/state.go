@@ -29,9 +29,7 @@ type State struct {
 	Sent []Event `yaml:"sent"`
 	// Delivery is the outbox's send schedule, shared by every process.
 	Delivery Delivery `yaml:"delivery,omitempty"`
-	// Folded names the journal files whose counts the last fold added to
-	// Counters, so that a fold cut short after its write never adds them
-	// twice (see Store.Fold).
+	// Folded names the journal files the last fold added to Counters.
 	Folded []string `yaml:"folded_journals,omitempty"`
 	// Extra holds the keys this version does not know.
 	Extra map[string]any `yaml:",inline"`
@@ -49,35 +47,29 @@ type Event struct {
 	Properties map[string]any `yaml:"properties" json:"properties"`
 }
 
-// Delivery is when the outbox may be sent next and why it was not sent
-// before. The zero value means "send now".
+// Delivery is the outbox's send schedule; the zero value means "send now".
 type Delivery struct {
 	// NextAttemptAt is the earliest time any process may try to send.
 	NextAttemptAt *time.Time `yaml:"next_attempt_at,omitempty" json:"next_attempt_at,omitempty"`
 	// Failures counts the attempts since the last success.
 	Failures int `yaml:"failures,omitempty" json:"failures,omitempty"`
-	// LastFailure is the kind of the last failure ("timeout", "refused",
-	// "http 500"...), never an error message.
+	// LastFailure is the last failure's kind ("timeout", "http 500"...).
 	LastFailure string `yaml:"last_failure,omitempty" json:"last_failure,omitempty"`
 	// Rejected counts the events PostHog refused as malformed, dropped.
 	Rejected int `yaml:"rejected,omitempty" json:"rejected,omitempty"`
 }
 
-// Brief is what a run needs of the state file to learn whether anything is
-// due. Store.Peek returns it, usually from a small file derived from
-// config.yaml, without parsing YAML.
+// Brief is what a run needs of the state to learn whether anything is due
+// (see Store.Peek): Counters and Pending are counts of entries.
 type Brief struct {
 	UserID           string     `json:"user_id,omitempty"`
 	TelemetryEnabled *bool      `json:"telemetry_enabled,omitempty"`
 	CreatedAt        time.Time  `json:"created_at"`
 	LastHeartbeatAt  *time.Time `json:"last_heartbeat_at,omitempty"`
-	// Counters is how many counters config.yaml holds.
-	Counters int `json:"counters,omitempty"`
-	// Pending is how many events the outbox holds.
-	Pending       int        `json:"pending,omitempty"`
-	NextAttemptAt *time.Time `json:"next_attempt_at,omitempty"`
-	// Journal reports counts in the journal beside config.yaml. It is read
-	// from the file system at each Peek, never kept in the derived file.
+	Counters         int        `json:"counters,omitempty"`
+	Pending          int        `json:"pending,omitempty"`
+	NextAttemptAt    *time.Time `json:"next_attempt_at,omitempty"`
+	// Journal: the journal holds counts (read at each Peek, never cached).
 	Journal bool `json:"-"`
 }
 
@@ -94,12 +86,10 @@ func (s *State) Brief() Brief {
 	}
 }
 
-// HasCounts reports whether counts wait to be sent, in config.yaml or the
-// journal.
+// HasCounts reports whether counts wait, in config.yaml or the journal.
 func (b Brief) HasCounts() bool { return b.Counters > 0 || b.Journal }
 
-// Existed reports whether the state was read from a file, as opposed to
-// starting empty because there was no file yet.
+// Existed reports whether the state was read from a file.
 func (s *State) Existed() bool { return s.existed }
 
 // EnsureUserID gives the state a fresh random user_id and created_at = now
@@ -120,10 +110,7 @@ func (s *State) EnsureUserID(now time.Time) (created bool, err error) {
 
 // Enabled returns the user's telemetry_enabled setting and whether it is set.
 func (s *State) Enabled() (enabled, set bool) {
-	if s.TelemetryEnabled == nil {
-		return false, false
-	}
-	return *s.TelemetryEnabled, true
+	return s.TelemetryEnabled != nil && *s.TelemetryEnabled, s.TelemetryEnabled != nil
 }
 
 // SetEnabled records the user's telemetry_enabled setting.
@@ -132,9 +119,8 @@ func (s *State) SetEnabled(on bool) { s.TelemetryEnabled = &on }
 // optedOut reports whether the file says telemetry is off.
 func (s *State) optedOut() bool { on, set := s.Enabled(); return set && !on }
 
-// validate rejects content that parses but must not be trusted: an
-// identifier that is not a UUID could carry anything (an email, a name) and
-// would be sent as distinct_id.
+// validate rejects what parses but must not be trusted: a user_id that is
+// not a UUID could carry anything (an email) and would be sent.
 func (s *State) validate() error {
 	if s.UserID != "" {
 		if _, err := uuid.Parse(s.UserID); err != nil {

@@ -2,6 +2,7 @@ package state
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -17,22 +18,20 @@ import (
 	"gopkg.in/yaml.v3"
 )
 
-// MaxFileSize bounds what is read: a larger file is unusable, never parsed.
+// MaxFileSize bounds the state file: a larger one is unusable.
 const MaxFileSize = 1 << 20
 
-// DefaultLockTimeout bounds the wait for another process's lock on
-// config.yaml. Holders keep it for one read-modify-write (a few
-// milliseconds), so reaching it means a stuck holder. Only runs with
-// something due take it, and what they could not write stays in the
-// journal for the next one.
+// DefaultLockTimeout bounds the wait for config.yaml's lock, which holders
+// keep for a few milliseconds: reaching it means a stuck holder.
 const DefaultLockTimeout = 2 * time.Second
 
-// ErrUnusable is wrapped by every error about a state file that exists but
-// cannot be used. Such a file is never written over.
-var ErrUnusable = errors.New("state file unusable")
-
-// ErrLockTimeout is returned when the lock could not be taken in time.
-var ErrLockTimeout = errors.New("state file lock timed out")
+var (
+	// ErrUnusable is wrapped by every error about a state file that exists
+	// but cannot be used. Such a file is never written over.
+	ErrUnusable = errors.New("state file unusable")
+	// ErrLockTimeout is returned when the lock could not be taken in time.
+	ErrLockTimeout = errors.New("state file lock timed out")
+)
 
 // Store reads and changes one state file and the files beside it.
 type Store struct {
@@ -40,8 +39,7 @@ type Store struct {
 	lockTimeout time.Duration
 }
 
-// New returns a Store for the file at path. Nothing is touched until a
-// method is called.
+// New returns a Store for the file at path; it touches nothing.
 func New(path string) *Store {
 	return &Store{path: path, lockTimeout: DefaultLockTimeout}
 }
@@ -54,9 +52,8 @@ func (s *Store) LockPath() string { return s.path + ".lock" }
 
 func (s *Store) beside(name string) string { return filepath.Join(filepath.Dir(s.path), name) }
 
-// Load reads and parses the state file. A missing file gives an error for
-// which errors.Is(err, fs.ErrNotExist) holds. The counts of the journal are
-// not in the result: see Counts.
+// Load reads and parses the state file (errors.Is(err, fs.ErrNotExist) when
+// there is none). The journal's counts are not in it: see Counts.
 func (s *Store) Load() (*State, error) {
 	st, _, _, err := s.read()
 	return st, err
@@ -71,11 +68,9 @@ func (s *Store) read() (*State, []byte, fileID, error) {
 	return st, b, id, err
 }
 
-// Peek returns what a run needs to learn whether anything is due. It reads
-// the brief file when it was derived from the state file as it is now (same
-// size, modification time and inode), and parses the state file otherwise,
-// then writes the brief for the next run (unless the file says telemetry is
-// off: then nothing is ever written).
+// Peek returns what a run needs to learn whether anything is due: from the
+// brief while it matches the state file, else from the state file, then
+// written to the brief for the next run (never when the file says off).
 func (s *Store) Peek() (Brief, error) {
 	b, ok := s.cachedBrief()
 	if !ok {
@@ -93,7 +88,6 @@ func (s *Store) Peek() (Brief, error) {
 	return b, nil
 }
 
-// briefFile is the content of the brief file.
 type briefFile struct {
 	Config fileID `json:"config"`
 	Brief  Brief  `json:"brief"`
@@ -112,9 +106,8 @@ func (s *Store) cachedBrief() (Brief, bool) {
 	return c.Brief, true
 }
 
-// writeBrief writes the brief of the version id of the state file. It needs
-// no lock: a brief names the version it was derived from, and one that is
-// stale, or torn by two writers at once (it would not decode), is not used.
+// writeBrief needs no lock: a brief names the version it was derived from,
+// and one stale or torn by two writers at once is not used.
 func (s *Store) writeBrief(b Brief, id fileID) {
 	raw, err := json.Marshal(briefFile{Config: id, Brief: b})
 	if err == nil {
@@ -122,12 +115,9 @@ func (s *Store) writeBrief(b Brief, id fileID) {
 	}
 }
 
-// Update runs fn on the current state under an exclusive cross-process lock
-// and writes the result back: encoded by yaml.v3, flushed to disk, then
-// renamed over the file. A missing file starts as an empty State (Existed
-// reports false); fn decides whether to give it an identity. When fn
-// returns an error nothing is written and the error is returned. Nothing is
-// written either when fn changed nothing.
+// Update runs fn on the current state under the exclusive lock and writes
+// the result back (yaml.v3, fsync, rename) unless fn failed or changed
+// nothing. A missing file starts as an empty State (Existed is false).
 func (s *Store) Update(ctx context.Context, fn func(*State) error) error {
 	return s.change(ctx, fn, false)
 }
@@ -177,9 +167,7 @@ func (s *Store) change(ctx context.Context, fn func(*State) error, fold bool) er
 	return nil
 }
 
-// parse decodes b. Anything odd is unusable rather than guessed at: an empty
-// file, a document that is not a mapping, wrong types, an identifier that is
-// not a UUID, negative counters, a decoder panic.
+// parse decodes b; anything odd is unusable rather than guessed at.
 func parse(path string, b []byte) (st *State, err error) {
 	defer func() {
 		if r := recover(); r != nil {
@@ -204,9 +192,9 @@ func parse(path string, b []byte) (st *State, err error) {
 	return st, nil
 }
 
-// fileID tells one version of a file from another without reading it: a
-// writer renames a new file over the old one, which changes the inode (on
-// Windows, where there is none here, the size or the modification time).
+// fileID tells versions of a file apart without reading them: a writer
+// renames a new file over the old one (a new inode; on Windows, where there
+// is none here, a new modification time).
 type fileID struct {
 	Size    int64  `json:"size"`
 	ModTime int64  `json:"mtime_ns"`
@@ -217,51 +205,44 @@ func idOf(fi fs.FileInfo) fileID {
 	return fileID{Size: fi.Size(), ModTime: fi.ModTime().UnixNano(), Inode: inode(fi)}
 }
 
-// readFile reads a regular file of at most limit bytes, and tells
-// which version it read. It checks the file before it opens it: opening a
-// named pipe blocks until a writer comes, which would hang the host.
+// readFile reads a regular file of at most limit bytes, and tells which
+// version it read. It checks the file first: opening a named pipe blocks
+// until a writer comes, which would hang the host.
 func readFile(path string, limit int64) ([]byte, fileID, error) {
-	fi, err := os.Stat(path)
-	if err != nil {
+	fail := func(err error) ([]byte, fileID, error) {
 		if errors.Is(err, fs.ErrNotExist) {
 			return nil, fileID{}, err
 		}
 		return nil, fileID{}, unusable(path, err)
 	}
-	if !fi.Mode().IsRegular() {
-		return nil, fileID{}, unusable(path, errors.New("not a regular file"))
+	if fi, err := os.Stat(path); err != nil || !fi.Mode().IsRegular() {
+		return fail(cmp.Or(err, errNotRegular))
 	}
 	f, err := openRead(path)
 	if err != nil {
-		if errors.Is(err, fs.ErrNotExist) {
-			return nil, fileID{}, err
-		}
-		return nil, fileID{}, unusable(path, err)
+		return fail(err)
 	}
 	defer f.Close()
-	if fi, err = f.Stat(); err != nil || !fi.Mode().IsRegular() {
-		return nil, fileID{}, unusable(path, errors.New("not a regular file"))
-	}
-	if fi.Size() > limit {
-		return nil, fileID{}, unusable(path, fmt.Errorf("larger than %d bytes", limit))
+	fi, err := f.Stat()
+	if err != nil || !fi.Mode().IsRegular() {
+		return fail(cmp.Or(err, errNotRegular))
 	}
 	b, err := io.ReadAll(io.LimitReader(f, limit+1))
-	switch {
-	case err != nil:
-		return nil, fileID{}, unusable(path, err)
-	case int64(len(b)) > limit:
-		return nil, fileID{}, unusable(path, fmt.Errorf("larger than %d bytes", limit))
+	if err == nil && (fi.Size() > limit || int64(len(b)) > limit) {
+		err = fmt.Errorf("larger than %d bytes", limit)
+	}
+	if err != nil {
+		return fail(err)
 	}
 	return b, idOf(fi), nil
 }
 
-// writeFile replaces path with b through a temporary file in the same
-// folder renamed over it, so that no reader and no killed process ever sees
-// half a file. durable flushes the bytes to disk before the rename: without
-// it a power loss can leave an older version or bytes that do not parse.
-// One temporary name serves every writer of a file, and a killed writer's
-// leftover is removed by the next: config.yaml's writers hold its lock, and
-// two writers of the brief at once make at worst a brief that is not used.
+var errNotRegular = errors.New("not a regular file")
+
+// writeFile replaces path with b through a temporary file renamed over it:
+// no reader and no killed process sees half a file. durable fsyncs first,
+// so a power loss cannot leave bytes that do not parse. A killed writer's
+// temporary file is removed by the next writer.
 func writeFile(path string, b []byte, durable bool) (err error) {
 	tmp := filepath.Join(filepath.Dir(path), "."+filepath.Base(path)+".tmp")
 	_ = removeFile(tmp)
@@ -298,8 +279,7 @@ func writeFile(path string, b []byte, durable bool) (err error) {
 // synced is called before each fsync, so that tests can count them.
 var synced = func() {}
 
-// lock takes the exclusive lock on the lock file beside the state file,
-// waiting at most the Store's lock timeout, and returns its release.
+// lock takes config.yaml's exclusive lock, waiting at most the lock timeout.
 func (s *Store) lock(ctx context.Context) (unlock func(), err error) {
 	if err := os.MkdirAll(filepath.Dir(s.path), 0o700); err != nil {
 		return nil, fmt.Errorf("state: create folder: %w", err)
@@ -318,9 +298,9 @@ func (s *Store) lock(ctx context.Context) (unlock func(), err error) {
 	return func() { _ = l.Unlock() }, nil
 }
 
-// poll calls try until it succeeds, fails or ctx ends, backing off from 1 to
-// 25 ms with jitter: a fixed short period has dozens of waiters wake
-// hundreds of times a second and take the CPU the holder needs.
+// poll calls try until it succeeds, fails or ctx ends, backing off from 1
+// to 25 ms with jitter: dozens of waiters polling fast take the CPU the
+// holder needs.
 func poll(ctx context.Context, try func() (bool, error)) (bool, error) {
 	delay := time.Millisecond
 	for {
