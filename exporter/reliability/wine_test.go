@@ -265,3 +265,43 @@ func (w *wine) sawNoise(line string) {
 		w.noiseSeen = append(w.noiseSeen, line)
 	}
 }
+
+// TestWineNoiseFilter pins the rule that tells wine's own diagnostics from
+// the program's output, without wine: only the first kind of line is
+// taken off.
+func TestWineNoiseFilter(t *testing.T) {
+	for _, tc := range []struct {
+		line string
+		wine bool
+	}{
+		{"0024:fixme:ntdll:NtQuerySystemInformation info_class SYSTEM_PERFORMANCE_INFORMATION\n", true},
+		{"00f8:err:module:import_dll Library bcryptprimitives.dll not found\n", true},
+		{"0130:warn:file:CreateFileW Unable to create file\n", true},
+		{"wine: configuration in L\"/tmp/p\" has been updated.\n", true},
+		{"wine client error:870: sendmsg: Bad file descriptor\n", true},
+		{`{"event":"First run","distinct_id":"x"}` + "\n", false},
+		{"panic: runtime error: index out of range\n", false},
+		{"goroutine 1 [running]:\n", false},
+		{"0024 fixme: not wine's form\n", false},
+		{" 0024:fixme:ntdll: indented\n", false},
+		{"00G4:fixme:ntdll: not hex\n", false},
+		{"fixme:no thread id\n", false},
+		{"winery: a word that starts with wine\n", false},
+		{"0024:fixme:no newline at the end", true},
+		{"the program's last line, no newline", false},
+	} {
+		s := &sandbox{wine: &wine{}}
+		got := string(s.programStderr([]byte(tc.line)))
+		if want := map[bool]string{true: "", false: tc.line}[tc.wine]; got != want {
+			t.Errorf("%q: kept %q, want %q", tc.line, got, want)
+		}
+	}
+	s := &sandbox{wine: &wine{}}
+	mixed := "0024:fixme:ntdll:x\nprogram line\nwine: something\nlast"
+	if got := string(s.programStderr([]byte(mixed))); got != "program line\nlast" {
+		t.Errorf("mixed: kept %q", got)
+	}
+	if n := s.wine.noise.Load(); n != 2 {
+		t.Errorf("%d wine lines counted, want 2", n)
+	}
+}
