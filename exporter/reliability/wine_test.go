@@ -19,6 +19,7 @@ import (
 	"regexp"
 	"runtime"
 	"slices"
+	"sort"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -80,9 +81,15 @@ func startWine(t *testing.T) *wine {
 	}
 	w := &wine{loader: findTool(wineLoaders), server: findTool(wineServers)}
 	gcc := findTool([]string{mingwGCC})
-	if w.loader == "" || w.server == "" || gcc == "" {
-		msg := fmt.Sprintf("the Windows checks need wine64 (%s), wineserver (%s) and %s; install them with %s",
-			wineLoaders[0], wineServers[0], mingwGCC, wineInstall)
+	var missing []string
+	for name, p := range map[string]string{"wine64 (" + wineLoaders[0] + ")": w.loader, "wineserver (" + wineServers[0] + ")": w.server, mingwGCC: gcc} {
+		if p == "" {
+			missing = append(missing, name)
+		}
+	}
+	if len(missing) > 0 {
+		sort.Strings(missing)
+		msg := fmt.Sprintf("the Windows checks need %s, not found; install with %s", strings.Join(missing, ", "), wineInstall)
 		if os.Getenv("CI") == "true" {
 			t.Fatal(msg + " (.ci/run does)")
 		}
