@@ -32,9 +32,11 @@ import (
 //
 // The scenario that shows the Windows store's count losses, alone:
 //
-//	go test ./exporter/reliability -run 'ReliabilityWindows/concurrency' -v
+//	go test ./exporter/reliability -run 'ReliabilityWindows/concurrency' -count=1 -v
 //
-// (-long runs 10 rounds of each kind instead of 2.)
+// (-long runs 10 rounds of each kind instead of 2.) It needs Debian's
+// wine64 and gcc-mingw-w64-x86-64-win32; without them it is skipped, except
+// with CI=true, and it is skipped under -race.
 func TestReliabilityWindows(t *testing.T) {
 	begin := time.Now()
 	w := startWine(t)
