@@ -171,7 +171,7 @@ func windowsLocation(t *testing.T, w *wine) {
 	if st, _ := state.New(filepath.Join(app, "config.yaml")).Load(); st == nil || unsentCounts(st)["cli.version.count"] != 3 {
 		t.Errorf("LocalAppData's file changed by a run with XDG_CONFIG_HOME set")
 	}
-	figure(t, "state file in %s by default (XDG_CONFIG_HOME unset, %s, %s: 3 of 3 runs there); in %s\\idun with XDG_CONFIG_HOME=%s", want, "a Unix path", `relative\xdg`, "XDG_CONFIG_HOME", "a Windows absolute path")
+	figure(t, "state file in %s with XDG_CONFIG_HOME unset, a Unix path or a relative one (3 of 3 runs there); in %s\\idun with XDG_CONFIG_HOME=%s", want, winPath(s.config), winPath(s.config))
 }
 
 // windowsConcurrency runs rounds of 20 and 50 concurrent hostprog and
