@@ -81,7 +81,7 @@ func (s *sandbox) runCmdNoFatal(cmd *exec.Cmd) result {
 		return result{code: -100, stderr: []byte(err.Error())}
 	}
 	_ = cmd.Wait()
-	return result{code: cmd.ProcessState.ExitCode(), stdout: out.Bytes(), stderr: errb.Bytes(), took: time.Since(start)}
+	return result{code: cmd.ProcessState.ExitCode(), stdout: out.Bytes(), stderr: s.programStderr(errb.Bytes()), took: time.Since(start)}
 }
 
 type syncBuffer struct {

@@ -10,6 +10,10 @@
 // prints, how it exits or how long it takes to exit. Only the clock is faked,
 // by writing state files whose times lie in the past.
 //
+// TestReliabilityWindows runs the Windows builds of hostprog and
+// examples/cli under wine, driven from the Linux test process, when Debian's
+// wine64 and mingw are installed (wine_test.go says why and how).
+//
 // The fast part runs with go test ./...; the long part (hundreds of kills,
 // five minutes of fuzzing per target) with
 //

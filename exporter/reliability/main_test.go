@@ -130,6 +130,9 @@ type sandbox struct {
 	uid    int      // run as this user when > 0
 	// timeout bounds each process; a minute unless a test sets it.
 	timeout time.Duration
+	// wine, when set, runs the Windows builds of the programs under wine
+	// instead (windows_test.go).
+	wine *wine
 }
 
 func newSandbox(t *testing.T, host string, env ...string) *sandbox {
@@ -215,6 +218,9 @@ func (s *sandbox) environ(extra ...string) []string {
 
 // command prepares bin with the sandbox's environment and user.
 func (s *sandbox) command(bin string, args ...string) *exec.Cmd {
+	if s.wine != nil {
+		return s.wine.command(s, bin, args...)
+	}
 	cmd := exec.Command(bin, args...)
 	cmd.Env = s.environ()
 	cmd.Dir = s.root
@@ -283,7 +289,7 @@ func (s *sandbox) runCmd(cmd *exec.Cmd) result {
 		<-done
 		s.t.Fatalf("%s %q still running after %v; stderr: %s", cmd.Path, cmd.Args, timeout, stderr.Bytes())
 	}
-	r := result{stdout: stdout.Bytes(), stderr: stderr.Bytes(), took: time.Since(start)}
+	r := result{stdout: stdout.Bytes(), stderr: s.programStderr(stderr.Bytes()), took: time.Since(start)}
 	var exitErr *exec.ExitError
 	if err != nil && !errors.As(err, &exitErr) {
 		s.t.Fatalf("%s: %v", cmd.Path, err)

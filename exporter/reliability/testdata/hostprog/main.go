@@ -8,6 +8,8 @@
 //
 //	-barrier          read stdin to EOF before doing anything (a start line
 //	                  for many processes at once)
+//	-ready FILE       with -barrier: create FILE once at the start line, so
+//	                  the test knows when every process is there
 //	-add SPEC         counts to add: kind:name=n,... where kind is raw (an
 //	                  OTel counter name), cli, feature, workflow or tutorial
 //	                  (the instrument helpers, global provider)
@@ -22,7 +24,8 @@
 //	-grace D          exporter.WithGrace
 //	-version V        exporter.WithVersion
 //	-exit N           exit code
-//	-report FILE      write a JSON report (timings, decision) after shutdown
+//	-report FILE      write a JSON report (timings, decision) after shutdown;
+//	                  with -loop, the decision before the loop starts
 package main
 
 import (
@@ -59,6 +62,7 @@ type report struct {
 
 func main() {
 	barrier := flag.Bool("barrier", false, "")
+	ready := flag.String("ready", "", "")
 	add := flag.String("add", "", "")
 	loop := flag.Bool("loop", false, "")
 	fold := flag.Bool("fold", false, "")
@@ -71,6 +75,9 @@ func main() {
 	flag.Parse()
 
 	if *barrier {
+		if *ready != "" {
+			_ = os.WriteFile(*ready, nil, 0o600)
+		}
 		_, _ = io.Copy(io.Discard, os.Stdin)
 	}
 	var rep report
@@ -139,6 +146,12 @@ func main() {
 	}
 
 	if *loop {
+		if *reportPath != "" {
+			d := exp.Decision()
+			rep.Enabled, rep.Source = d.Enabled, string(d.Source)
+			b, _ := json.Marshal(rep)
+			_ = os.WriteFile(*reportPath, b, 0o600)
+		}
 		var store *state.Store
 		if *fold {
 			store = state.New(exp.ConfigPath())
