@@ -46,10 +46,19 @@ func heartbeatBase(st *state.State, now time.Time) time.Time {
 	return base
 }
 
-// heartbeatDue reports whether st holds counts and a day has passed.
-func heartbeatDue(st *state.State, now time.Time) bool {
+// heartbeatDue reports whether st's counts go out in a Heartbeat now. They
+// do a day after the last Heartbeat (or the installation's creation). With
+// soon, which an Export carrying the process's own counts gets until the
+// process has queued a Heartbeat, they also do when the installation has
+// never sent one (its first run may be its last: a container without a
+// volume keeps no file) and when ci is true (a CI job's HOME dies with the
+// job). No counts, no Heartbeat.
+func heartbeatDue(st *state.State, now time.Time, soon, ci bool) bool {
 	if len(st.Counters) == 0 {
 		return false
+	}
+	if soon && (st.LastHeartbeatAt == nil || ci) {
+		return true
 	}
 	return now.Sub(heartbeatBase(st, now)) >= HeartbeatInterval
 }

@@ -46,6 +46,10 @@ type Exporter struct {
 	// seen holds, by heartbeat key, the running total of the SDK's
 	// cumulative sums already added to the state file.
 	seen map[string]int64
+	// beat records that an Export of this process queued a Heartbeat; from
+	// then on only the daily rule applies (see heartbeatDue), so a process
+	// sends at most one Heartbeat before the day is up. Guarded by exportMu.
+	beat bool
 
 	shutdownOnce sync.Once
 }
@@ -104,43 +108,46 @@ func New(opts ...Option) (exp *Exporter, err error) {
 // file with nothing due, costs one read and no write.
 func (e *Exporter) start(st *state.State, missing bool) {
 	now := e.cfg.now()
-	if !missing && st.UserID != "" && !heartbeatDue(st, now) && !clockOff(st, now) {
+	if !missing && st.UserID != "" && !heartbeatDue(st, now, false, false) && !clockOff(st, now) {
 		if len(st.Pending) > 0 {
 			e.kick()
 		}
 		return
 	}
-	_ = e.commit(context.Background(), now, nil)
+	_, _ = e.commit(context.Background(), now, nil, false)
 }
 
 // errOptedOut aborts an update when the file, read under the lock, says off.
 var errOptedOut = errors.New(optedOutDecision.Reason)
 
 // prepare brings st up to date: an identity (and a First run for a new
-// one), a repaired clock, a due Heartbeat.
-func (e *Exporter) prepare(st *state.State, now time.Time) error {
+// one), a repaired clock, a due Heartbeat (soon as in heartbeatDue). beat
+// says whether it queued a Heartbeat.
+func (e *Exporter) prepare(st *state.State, now time.Time, soon bool) (beat bool, err error) {
 	if on, set := st.Enabled(); set && !on && !e.envOn {
-		return errOptedOut
+		return false, errOptedOut
 	}
 	created, err := st.EnsureUserID(now)
 	if err != nil {
-		return err
+		return false, err
 	}
 	if created {
 		ev, err := newEvent(EventFirstRun, st.UserID, now, systemProperties(e.version))
 		if err != nil {
-			return err
+			return false, err
 		}
 		enqueue(st, ev)
 	}
 	fixClock(st, now)
-	if heartbeatDue(st, now) {
+	isCI, _ := ciProbe()
+	if heartbeatDue(st, now, soon, isCI) {
 		if err := queueHeartbeat(st, now, e.version); err != nil {
-			return err
+			return false, err
 		}
+		beat = true
 	}
 	trimPending(st)
-	return nil
+	return beat, nil
 }
 
 func clockOff(st *state.State, now time.Time) bool {
@@ -214,10 +221,17 @@ func (e *Exporter) Export(ctx context.Context, rm *metricdata.ResourceMetrics) (
 	if len(deltas) == 0 && !e.dueOnDisk(now) {
 		return nil
 	}
+	// The process's own counts may go before the day is up, once (see
+	// heartbeatDue): at the last Export of a short run, usually.
+	soon := len(deltas) > 0 && !e.beat
+	beat, err := e.commit(ctx, now, deltas, soon)
+	if beat && soon {
+		e.beat = true
+	}
 	// Counts that did not reach the file are added again next time. A
 	// total older than one already added (two collections racing to
 	// Export) adds nothing and is not remembered.
-	if e.commit(ctx, now, deltas) == nil && len(totals) > 0 {
+	if err == nil && len(totals) > 0 {
 		if e.seen == nil {
 			e.seen = make(map[string]int64, len(totals))
 		}
@@ -233,17 +247,19 @@ func (e *Exporter) Export(ctx context.Context, rm *metricdata.ResourceMetrics) (
 // commit adds deltas to the state file and brings it up to date under the
 // lock, then starts sending when the outbox holds anything. A file that
 // became unusable or opted out turns telemetry off for the process. The
-// error says whether the deltas reached the file.
-func (e *Exporter) commit(ctx context.Context, now time.Time, deltas map[string]int64) error {
+// error says whether the deltas reached the file; beat, whether a Heartbeat
+// was queued.
+func (e *Exporter) commit(ctx context.Context, now time.Time, deltas map[string]int64, soon bool) (beat bool, err error) {
 	pending := 0
-	err := e.store.Update(ctx, func(st *state.State) error {
+	err = e.store.Update(ctx, func(st *state.State) error {
 		if len(deltas) > 0 && st.Counters == nil {
 			st.Counters = make(map[string]int64, len(deltas))
 		}
 		for name, n := range deltas {
 			st.Counters[name] = saturatingAdd(st.Counters[name], n)
 		}
-		if err := e.prepare(st, now); err != nil {
+		var err error
+		if beat, err = e.prepare(st, now, soon); err != nil {
 			return err
 		}
 		pending = len(st.Pending)
@@ -251,18 +267,20 @@ func (e *Exporter) commit(ctx context.Context, now time.Time, deltas map[string]
 	})
 	if err != nil {
 		e.off(err)
-		return err
+		return false, err
 	}
 	if pending > 0 {
 		e.kick()
 	}
-	return nil
+	return beat, nil
 }
 
-// dueOnDisk checks, without the lock, whether persisted counts are due.
+// dueOnDisk checks, without the lock, whether persisted counts are due by
+// the daily rule: counts of other processes wait for their own runs or the
+// day.
 func (e *Exporter) dueOnDisk(now time.Time) bool {
 	st, err := e.store.Load()
-	return err == nil && heartbeatDue(st, now)
+	return err == nil && heartbeatDue(st, now, false, false)
 }
 
 // counterSums sums every monotonic int64 sum whose name may be sent, over
@@ -342,8 +360,11 @@ func (e *Exporter) flushLoop(idle chan struct{}) {
 			e.flushOutbox()
 		}()
 		e.mu.Lock()
-		if !e.again || e.closed {
-			e.flushing, e.again = false, false
+		// A round asked for before Shutdown still runs: it sends what the
+		// last Export queued (a short run's Heartbeat), within Shutdown's
+		// wait. Once closed, kick asks for no more.
+		if !e.again {
+			e.flushing = false
 			e.mu.Unlock()
 			return
 		}
