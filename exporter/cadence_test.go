@@ -279,3 +279,21 @@ func boolWord(b bool) string {
 	}
 	return "false"
 }
+
+// The Heartbeat the last Export queues is sent within Shutdown's wait even
+// when the First run's send is still in flight: a short run's counts must
+// not wait for a next run that a container or a CI job never has.
+func TestHeartbeatQueuedAtShutdownIsSent(t *testing.T) {
+	cfgHome := isolate(t)
+	srv := posthogtest.NewServer()
+	defer srv.Close()
+	srv.SetMode(posthogtest.Slow)
+	srv.SetDelay(200 * time.Millisecond)
+	runOnce(t, map[string]int64{"cli.version.count": 1}, WithHost(srv.URL), WithGrace(5*time.Second))
+	if st := load(t, filepath.Join(cfgHome, "idun", "config.yaml")); len(st.Pending) != 0 || len(st.Counters) != 0 {
+		t.Errorf("left %d events queued and counters %v", len(st.Pending), st.Counters)
+	}
+	if n := len(srv.Named(EventHeartbeat)); n != 1 {
+		t.Errorf("%d Heartbeats delivered, want 1", n)
+	}
+}

@@ -37,8 +37,9 @@ type Decision struct {
 }
 
 // Decide resolves enablement as New does, without creating anything: the
-// environment first (when it turns telemetry off, nothing is read), then the
-// options, then the state file's telemetry_enabled.
+// environment first, then the options, then go test (off in a test binary
+// unless IDUN_TELEMETRY_ENABLED=true), all without reading anything, then
+// the state file's telemetry_enabled.
 func Decide(opts ...Option) Decision {
 	cfg := newConfig(opts)
 	if d, ok := early(cfg); ok && !d.Enabled {
