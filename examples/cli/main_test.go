@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -167,20 +168,23 @@ func TestCountedCommands(t *testing.T) {
 		}
 	}
 	// The first run's count went in the installation's first Heartbeat, at
-	// its end; the others wait in the file.
+	// its end; the others wait in the file (or, when this test runs in CI,
+	// went at each run's end too).
 	want := map[string]int64{"cli.version.count": 2, "cli.run.count": 1, "cli.help.count": 1}
 	st := load(t, path)
 	sent := delivered(sink)
-	if sent["cli.version.count"] != 1 || len(sent) != 1 {
-		t.Errorf("delivered %v, want the first run's cli.version.count 1", sent)
+	if sent["cli.version.count"] < 1 {
+		t.Errorf("delivered %v, want the first run's cli.version.count", sent)
 	}
 	for k, n := range want {
 		if got := sent[k] + st.Counters[k]; got != n {
 			t.Errorf("%s: %d delivered + %d left, want %d", k, sent[k], st.Counters[k], n)
 		}
 	}
-	if len(st.Counters)+len(sent) != len(want)+1 {
-		t.Errorf("counters %v and delivered %v, want %v", st.Counters, sent, want)
+	for k := range st.Counters {
+		if want[k] == 0 {
+			t.Errorf("counted %s", k)
+		}
 	}
 	// PostHog drops duplicates by uuid: a send cut off at exit may be
 	// repeated by the next run.
@@ -228,20 +232,24 @@ func TestStatusJSON(t *testing.T) {
 		t.Fatalf("status created %q", got)
 	}
 
-	// The first run sends its count in the installation's first Heartbeat;
-	// the second run's waits in the file.
+	// status shows what the file holds.
 	runCLI("version")
-	runCLI("version")
+	if err := state.New(path).Update(context.Background(), func(st *state.State) error {
+		st.Counters = map[string]int64{"cli.version.count": 4}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
 	st := load(t, path)
 	got := statusJSON(t)
 	if got["config_state"] != "present" || got["user_id"] != st.UserID || got["last_heartbeat_at"] == nil {
 		t.Errorf("config_state %v, user_id %v, last_heartbeat_at %v; want present, %s, a time", got["config_state"], got["user_id"], got["last_heartbeat_at"], st.UserID)
 	}
-	if c, _ := got["counters"].(map[string]any); c["cli.version.count"] != float64(1) {
+	if c, _ := got["counters"].(map[string]any); c["cli.version.count"] != float64(4) || len(c) != 1 {
 		t.Errorf("counters %v", got["counters"])
 	}
-	// The First run and the Heartbeat are each either still queued or
-	// already acknowledged.
+	// The First run and the first Heartbeat are each either still queued
+	// or already acknowledged.
 	pending, _ := got["pending"].([]any)
 	sent, _ := got["sent"].([]any)
 	if len(pending)+len(sent) != 2 {
@@ -344,8 +352,14 @@ func TestReset(t *testing.T) {
 		t.Fatalf("reset without a file created %q", got)
 	}
 
-	runCLI("version") // its count goes in the first Heartbeat
-	runCLI("version") // its count stays in the file
+	runCLI("version")
+	// Counts not sent yet, whatever the cadence.
+	if err := state.New(path).Update(context.Background(), func(st *state.State) error {
+		st.Counters = map[string]int64{"cli.version.count": 2}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
 	runCLI("telemetry", "disable")
 	old := load(t, path)
 	if old.UserID == "" || len(old.Counters) == 0 {
@@ -399,7 +413,12 @@ func TestUnusableStateFile(t *testing.T) {
 func TestStatusText(t *testing.T) {
 	_, path, _ := home(t)
 	runCLI("version")
-	runCLI("version")
+	if err := state.New(path).Update(context.Background(), func(st *state.State) error {
+		st.Counters = map[string]int64{"cli.version.count": 1}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
 	st := load(t, path)
 	code, stdout, stderr := runCLI("telemetry", "status")
 	if code != 0 || stderr != "" {
