@@ -297,3 +297,27 @@ func TestHeartbeatQueuedAtShutdownIsSent(t *testing.T) {
 		t.Errorf("%d Heartbeats delivered, want 1", n)
 	}
 }
+
+// A process whose clock was read before another created the file (it waited
+// for the lock) sees a created_at a little in the future: repairing it must
+// not make the installation look as if it had sent its first Heartbeat.
+func TestFirstHeartbeatSurvivesACreatedAtAhead(t *testing.T) {
+	cfgHome := isolate(t)
+	srv := posthogtest.NewServer()
+	defer srv.Close()
+	path := filepath.Join(cfgHome, "idun", "config.yaml")
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, []byte("user_id: 6f1c2c8e-1d2a-4c3b-9a8e-0123456789ab\ncreated_at: 2026-11-24T18:00:00.004Z\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	runOnce(t, map[string]int64{"cli.version.count": 1}, WithHost(srv.URL), WithClock(newClock(t0).Now), WithGrace(5*time.Second))
+	st := load(t, path)
+	if n := len(srv.Named(EventHeartbeat)); n != 1 || len(st.Counters) != 0 {
+		t.Errorf("%d Heartbeats, counters %v; want the first Heartbeat with the run's count", n, st.Counters)
+	}
+	if st.CreatedAt.After(t0) {
+		t.Errorf("created_at %v still ahead of the clock", st.CreatedAt)
+	}
+}

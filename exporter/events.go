@@ -64,15 +64,18 @@ func heartbeatDue(st *state.State, now time.Time, soon, ci bool) bool {
 }
 
 // fixClock repairs a last_heartbeat_at or created_at in the future, which
-// heartbeatBase would otherwise pull back to a moving "now" forever.
+// heartbeatBase would otherwise pull back to a moving "now" forever. A
+// created_at in the future is repaired itself, not by inventing a
+// last_heartbeat_at: the installation has still never sent a Heartbeat (see
+// heartbeatDue). It is also what a process sees whose clock was read before
+// it waited for the lock while another created the file.
 func fixClock(st *state.State, now time.Time) {
 	if st.LastHeartbeatAt != nil && st.LastHeartbeatAt.After(now) {
 		t := now.UTC()
 		st.LastHeartbeatAt = &t
 	}
-	if st.LastHeartbeatAt == nil && st.CreatedAt.After(now) {
-		t := now.UTC()
-		st.LastHeartbeatAt = &t
+	if st.CreatedAt.After(now) {
+		st.CreatedAt = now.UTC()
 	}
 }
 
