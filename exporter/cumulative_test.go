@@ -23,6 +23,7 @@ func TestCumulativeCountsOnce(t *testing.T) {
 	srv := posthogtest.NewServer()
 	defer srv.Close()
 	path := filepath.Join(t.TempDir(), "idun", state.FileName)
+	established(t, path, t0)
 	p := start(t, WithHost(srv.URL), WithConfigPath(path), WithClock(newClock(t0).Now))
 	if got := p.exp.Temporality(0); got != metricdata.CumulativeTemporality {
 		t.Fatalf("Temporality = %v", got)
@@ -54,6 +55,7 @@ func TestCumulativeRetriedAfterFailedWrite(t *testing.T) {
 	srv := posthogtest.NewServer()
 	defer srv.Close()
 	path := filepath.Join(t.TempDir(), "idun", state.FileName)
+	established(t, path, t0)
 	exp, _ := New(WithHost(srv.URL), WithConfigPath(path), WithClock(newClock(t0).Now))
 	defer exp.Shutdown(context.Background())
 	ctx := context.Background()
@@ -131,6 +133,7 @@ func TestReaderStartsNoGoroutine(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "idun", state.FileName)
 	runOnce(t, nil, WithHost(srv.URL), WithConfigPath(path), WithGrace(5*time.Second)) // First run sent
 	srv.Close()
+	established(t, path, time.Now())
 	created := func() uint64 {
 		s := []metrics.Sample{{Name: "/sched/goroutines-created:goroutines"}}
 		metrics.Read(s)
@@ -162,6 +165,7 @@ func TestReaderExportsOnTimer(t *testing.T) {
 	srv := posthogtest.NewServer()
 	defer srv.Close()
 	path := filepath.Join(t.TempDir(), "idun", state.FileName)
+	established(t, path, time.Now())
 	exp, _ := New(WithHost(srv.URL), WithConfigPath(path), WithGrace(5*time.Second))
 	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(newReader(exp, 20*time.Millisecond)))
 	c, _ := mp.Meter("test").Int64Counter("feature.timer.count")

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"testing"
 
 	"github.com/Idun-Group/idun-telemetry-go/state"
 )
@@ -15,10 +16,13 @@ type Source string
 
 // The sources, strongest first.
 const (
-	SourceEnvEnabled    Source = EnvEnabled
-	SourceDoNotTrack    Source = EnvDoNotTrack
-	SourceOTelDisabled  Source = EnvOTelDisabled
-	SourceOption        Source = "option"
+	SourceEnvEnabled   Source = EnvEnabled
+	SourceDoNotTrack   Source = EnvDoNotTrack
+	SourceOTelDisabled Source = EnvOTelDisabled
+	SourceOption       Source = "option"
+	// SourceGoTest: the process is a go test binary, where telemetry is
+	// off unless IDUN_TELEMETRY_ENABLED turns it on.
+	SourceGoTest        Source = "go-test"
 	SourceConfig        Source = "config"
 	SourceConfigInvalid Source = "config-unusable"
 	SourceDefault       Source = "default"
@@ -33,8 +37,9 @@ type Decision struct {
 }
 
 // Decide resolves enablement as New does, without creating anything: the
-// environment first (when it turns telemetry off, nothing is read), then the
-// options, then the state file's telemetry_enabled.
+// environment first, then the options, then go test (off in a test binary
+// unless IDUN_TELEMETRY_ENABLED=true), all without reading anything, then
+// the state file's telemetry_enabled.
 func Decide(opts ...Option) Decision {
 	cfg := newConfig(opts)
 	if d, ok := early(cfg); ok && !d.Enabled {
@@ -60,7 +65,9 @@ func badPath(cfg config) (Decision, bool) {
 	return Decision{false, SourceConfigInvalid, "no absolute path for the state file: " + cfg.path}, true
 }
 
-// early decides from what needs no disk: the environment, then the options.
+// early decides from what needs no disk: the environment, then the options,
+// then whether this is a go test binary. A host's own tests must neither
+// write under $HOME, nor reach the network, nor count as adoption.
 func early(cfg config) (Decision, bool) {
 	if d, ok := envDecision(); ok {
 		return d, true
@@ -68,8 +75,16 @@ func early(cfg config) (Decision, bool) {
 	if cfg.disabled {
 		return Decision{false, SourceOption, "the application turned telemetry off"}, true
 	}
+	if goTest() {
+		return Decision{false, SourceGoTest, "off under go test unless " + EnvEnabled + "=true"}, true
+	}
 	return Decision{}, false
 }
+
+// goTest reports whether the process is a go test binary. This package's
+// tests replace it to play a host program outside go test, which is what
+// the file's opt-out and the default apply to.
+var goTest = testing.Testing
 
 // envDecision reads the environment variables, strongest first. ok is false
 // when none of them decides.

@@ -46,24 +46,36 @@ func heartbeatBase(b state.Brief, now time.Time) time.Time {
 	return base
 }
 
-// heartbeatDue reports whether counts wait and a day has passed.
-func heartbeatDue(b state.Brief, now time.Time) bool {
+// heartbeatDue reports whether counts go out in a Heartbeat now. They do a
+// day after the last Heartbeat (or the installation's creation). With soon,
+// which an Export carrying the process's own counts gets until the process
+// has queued a Heartbeat, they also do when the installation has never sent
+// one (its first run may be its last: a container without a volume keeps no
+// file) and when ci is true (a CI job's HOME dies with the job). No counts,
+// no Heartbeat.
+func heartbeatDue(b state.Brief, now time.Time, soon, ci bool) bool {
 	if !b.HasCounts() {
 		return false
+	}
+	if soon && (b.LastHeartbeatAt == nil || ci) {
+		return true
 	}
 	return now.Sub(heartbeatBase(b, now)) >= HeartbeatInterval
 }
 
 // fixClock repairs a last_heartbeat_at or created_at in the future, which
-// heartbeatBase would otherwise pull back to a moving "now" forever.
+// heartbeatBase would otherwise pull back to a moving "now" forever. A
+// created_at in the future is repaired itself, not by inventing a
+// last_heartbeat_at: the installation has still never sent a Heartbeat (see
+// heartbeatDue). It is also what a process sees whose clock was read before
+// it waited for the lock while another created the file.
 func fixClock(st *state.State, now time.Time) {
 	if st.LastHeartbeatAt != nil && st.LastHeartbeatAt.After(now) {
 		t := now.UTC()
 		st.LastHeartbeatAt = &t
 	}
-	if st.LastHeartbeatAt == nil && st.CreatedAt.After(now) {
-		t := now.UTC()
-		st.LastHeartbeatAt = &t
+	if st.CreatedAt.After(now) {
+		st.CreatedAt = now.UTC()
 	}
 }
 

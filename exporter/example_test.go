@@ -16,12 +16,18 @@ import (
 
 // An engine adds the exporter's reader to the MeterProvider it already has
 // and shuts the provider down before it exits. Here a loopback stand-in
-// plays PostHog and the state file lives in a temporary folder.
+// plays PostHog and the state file lives in a temporary folder. A new
+// installation sends its First run at start and its first Heartbeat, with
+// the run's counts, at the end of its first run.
 func Example() {
 	posthog := posthogtest.NewServer()
 	defer posthog.Close()
 	dir, _ := os.MkdirTemp("", "idun-example")
 	defer os.RemoveAll(dir)
+	// Under go test, telemetry is off unless turned on explicitly; a host
+	// program is on by default.
+	os.Setenv(exporter.EnvEnabled, "true")
+	defer os.Unsetenv(exporter.EnvEnabled)
 
 	exp, _ := exporter.New(
 		exporter.WithHost(posthog.URL),
@@ -46,4 +52,5 @@ func Example() {
 	// Output:
 	// enabled: true
 	// First run 1.2.3
+	// Heartbeat 1.2.3
 }

@@ -47,6 +47,10 @@ type Exporter struct {
 	// seen holds, by heartbeat key, the running total of the SDK's
 	// cumulative sums already added to the state file.
 	seen map[string]int64
+	// beat records that an Export of this process queued a Heartbeat; from
+	// then on only the daily rule applies (see heartbeatDue), so a process
+	// sends at most one Heartbeat before the day is up. Guarded by exportMu.
+	beat bool
 
 	// lockStuck records that the last commit found the state file's lock
 	// held past foldWait, so that the next one in this run does not wait
@@ -110,13 +114,13 @@ func New(opts ...Option) (exp *Exporter, err error) {
 // file with nothing due, costs the read of the brief and no write.
 func (e *Exporter) start(b state.Brief, missing bool) {
 	now := e.cfg.now()
-	if !missing && b.UserID != "" && !heartbeatDue(b, now) && !clockOff(b, now) {
+	if !missing && b.UserID != "" && !heartbeatDue(b, now, false, false) && !clockOff(b, now) {
 		if b.Pending > 0 && e.mayKick(b, now) {
 			e.kick()
 		}
 		return
 	}
-	_ = e.commit(context.Background(), now, nil)
+	_, _ = e.commit(context.Background(), now, nil, false)
 }
 
 // foldWait bounds how long a run waits for another process's lock on the
@@ -130,30 +134,33 @@ const foldWait = 25 * time.Millisecond
 var errOptedOut = errors.New(optedOutDecision.Reason)
 
 // prepare brings st up to date: an identity (and a First run for a new
-// one), a repaired clock, a due Heartbeat.
-func (e *Exporter) prepare(st *state.State, now time.Time) error {
+// one), a repaired clock, a due Heartbeat (soon as in heartbeatDue). beat
+// says whether it queued a Heartbeat.
+func (e *Exporter) prepare(st *state.State, now time.Time, soon bool) (beat bool, err error) {
 	if on, set := st.Enabled(); set && !on && !e.envOn {
-		return errOptedOut
+		return false, errOptedOut
 	}
 	created, err := st.EnsureUserID(now)
 	if err != nil {
-		return err
+		return false, err
 	}
 	if created {
 		ev, err := newEvent(EventFirstRun, st.UserID, now, systemProperties(e.version))
 		if err != nil {
-			return err
+			return false, err
 		}
 		enqueue(st, ev)
 	}
 	fixClock(st, now)
-	if heartbeatDue(st.Brief(), now) {
+	isCI, _ := ciProbe()
+	if heartbeatDue(st.Brief(), now, soon, isCI) {
 		if err := queueHeartbeat(st, now, e.version); err != nil {
-			return err
+			return false, err
 		}
+		beat = true
 	}
 	trimPending(st)
-	return nil
+	return beat, nil
 }
 
 func clockOff(b state.Brief, now time.Time) bool {
@@ -226,14 +233,20 @@ func (e *Exporter) Export(ctx context.Context, rm *metricdata.ResourceMetrics) (
 	now := e.cfg.now()
 	if len(deltas) == 0 {
 		if e.dueOnDisk(now) {
-			_ = e.commit(ctx, now, nil)
+			_, _ = e.commit(ctx, now, nil, false)
 		}
 		return nil
 	}
-	if e.record(ctx, now, deltas) == nil {
-		// Counts that did not reach the store are added again next time. A
-		// total older than one already added (two collections racing to
-		// Export) adds nothing and is not remembered.
+	// The process's own counts may go before the day is up, once (see
+	// heartbeatDue): at the last Export of a short run, usually.
+	beat, err := e.record(ctx, now, deltas, !e.beat)
+	if beat {
+		e.beat = true
+	}
+	// Counts that did not reach the store are added again next time. A
+	// total older than one already added (two collections racing to
+	// Export) adds nothing and is not remembered.
+	if err == nil {
 		if e.seen == nil {
 			e.seen = make(map[string]int64, len(totals))
 		}
@@ -247,10 +260,10 @@ func (e *Exporter) Export(ctx context.Context, rm *metricdata.ResourceMetrics) (
 }
 
 // record stores a run's new counts: appended to the journal, which waits
-// for no other process, then folded into a Heartbeat if one is due. A file
-// that now says off or became unusable turns telemetry off instead, and
-// gets no write.
-func (e *Exporter) record(ctx context.Context, now time.Time, deltas map[string]int64) error {
+// for no other process, then folded into a Heartbeat if one is due (soon:
+// see heartbeatDue). A file that now says off or became unusable turns
+// telemetry off instead, and gets no write.
+func (e *Exporter) record(ctx context.Context, now time.Time, deltas map[string]int64, soon bool) (beat bool, err error) {
 	b, err := e.store.Peek()
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
@@ -258,32 +271,34 @@ func (e *Exporter) record(ctx context.Context, now time.Time, deltas map[string]
 		// deleted during the run): the counts wait in the journal while
 		// this run tries to make the installation.
 		if e.store.Add(deltas) != nil {
-			return e.commit(ctx, now, deltas)
+			return e.commit(ctx, now, deltas, soon)
 		}
-		_ = e.commit(ctx, now, nil)
-		return nil
+		beat, _ = e.commit(ctx, now, nil, soon)
+		return beat, nil
 	case err != nil:
 		e.off(err)
-		return err
+		return false, err
 	case optedOut(b.TelemetryEnabled) && !e.envOn:
 		e.off(errOptedOut)
-		return errOptedOut
+		return false, errOptedOut
 	}
 	if err := e.store.Add(deltas); err != nil {
-		return e.commit(ctx, now, deltas)
+		return e.commit(ctx, now, deltas, soon)
 	}
 	b.Journal = true
-	if heartbeatDue(b, now) || clockOff(b, now) {
-		_ = e.commit(ctx, now, nil)
+	isCI, _ := ciProbe()
+	if heartbeatDue(b, now, soon, isCI) || clockOff(b, now) {
+		beat, _ = e.commit(ctx, now, nil, soon)
 	}
-	return nil
+	return beat, nil
 }
 
 // commit folds the journal and deltas into the state file and brings it up
 // to date under the lock, then starts sending when the outbox holds
 // anything. A file that became unusable or opted out turns telemetry off
-// for the process. The error says whether the deltas reached the file.
-func (e *Exporter) commit(ctx context.Context, now time.Time, deltas map[string]int64) error {
+// for the process. The error says whether the deltas reached the file;
+// beat, whether a Heartbeat was queued.
+func (e *Exporter) commit(ctx context.Context, now time.Time, deltas map[string]int64, soon bool) (beat bool, err error) {
 	wait := foldWait
 	if e.lockStuck.Load() {
 		// Stuck at the last try: take the lock only if it is free.
@@ -292,14 +307,15 @@ func (e *Exporter) commit(ctx context.Context, now time.Time, deltas map[string]
 	ctx, cancel := context.WithTimeout(ctx, wait)
 	defer cancel()
 	var brief state.Brief
-	err := e.store.Fold(ctx, func(st *state.State) error {
+	err = e.store.Fold(ctx, func(st *state.State) error {
 		if len(deltas) > 0 && st.Counters == nil {
 			st.Counters = make(map[string]int64, len(deltas))
 		}
 		for name, n := range deltas {
 			st.Counters[name] = saturatingAdd(st.Counters[name], n)
 		}
-		if err := e.prepare(st, now); err != nil {
+		var err error
+		if beat, err = e.prepare(st, now, soon); err != nil {
 			return err
 		}
 		brief = st.Brief()
@@ -308,12 +324,12 @@ func (e *Exporter) commit(ctx context.Context, now time.Time, deltas map[string]
 	e.lockStuck.Store(errors.Is(err, state.ErrLockTimeout))
 	if err != nil {
 		e.off(err)
-		return err
+		return false, err
 	}
 	if brief.Pending > 0 && e.mayKick(brief, now) {
 		e.kick()
 	}
-	return nil
+	return beat, nil
 }
 
 // mayKick reports whether a flush of the outbox could do anything now: the
@@ -323,10 +339,12 @@ func (e *Exporter) mayKick(b state.Brief, now time.Time) bool {
 	return e.cfg.debug != nil || sendDue(b, now)
 }
 
-// dueOnDisk checks, without the lock, whether persisted counts are due.
+// dueOnDisk checks, without the lock, whether persisted counts are due by
+// the daily rule: counts of other processes wait for their own runs or the
+// day.
 func (e *Exporter) dueOnDisk(now time.Time) bool {
 	b, err := e.store.Peek()
-	return err == nil && heartbeatDue(b, now)
+	return err == nil && heartbeatDue(b, now, false, false)
 }
 
 // counterSums sums every monotonic int64 sum whose name may be sent, over
@@ -407,8 +425,11 @@ func (e *Exporter) flushLoop(idle chan struct{}) {
 			more = e.flushOutbox()
 		}()
 		e.mu.Lock()
-		if !(e.again || more) || e.closed {
-			e.flushing, e.again = false, false
+		// A round asked for before Shutdown still runs: it sends what the
+		// last Export queued (a short run's Heartbeat), within Shutdown's
+		// wait. Once closed, kick asks for no more.
+		if !e.again && !more {
+			e.flushing = false
 			e.mu.Unlock()
 			return
 		}

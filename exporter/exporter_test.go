@@ -26,6 +26,9 @@ func TestMain(m *testing.M) {
 	// The SDK's default error handler prints to stderr; any call to it is a
 	// bug here.
 	otel.SetErrorHandler(otel.ErrorHandlerFunc(func(err error) { handled = append(handled, err) }))
+	// The suite must pass the same in CI (the CI=true of .ci/run) and on a
+	// laptop: CI is played only by the tests that say so (inCI).
+	ciProbe = notCI
 	goleak.VerifyTestMain(m)
 }
 
@@ -69,14 +72,17 @@ func TestFirstRunOnceAcrossRestarts(t *testing.T) {
 	if len(st.Pending) != 0 {
 		t.Errorf("outbox not empty: %+v", st.Pending)
 	}
-	if len(st.Sent) != 1 || st.Sent[0].UUID != ev.UUID || st.Sent[0].Properties["$lib"] != "posthog-go" {
+	if len(st.Sent) != 2 || st.Sent[0].UUID != ev.UUID || st.Sent[0].Properties["$lib"] != "posthog-go" {
 		t.Errorf("sent copy wrong: %+v", st.Sent)
 	}
-	if got := st.Counters["cli.version.count"]; got != 3 {
-		t.Errorf("counter = %d, want 3", got)
+	// The installation's first Heartbeat goes at its first run's end, with
+	// that run's count; the next runs' counts wait for the day.
+	beats := srv.Named(EventHeartbeat)
+	if len(beats) != 1 || beats[0].Properties["cli.version.count"] != float64(1) {
+		t.Errorf("Heartbeats %+v, want 1 with cli.version.count 1", beats)
 	}
-	if n := len(srv.Named(EventHeartbeat)); n != 0 {
-		t.Errorf("%d Heartbeats before 24h", n)
+	if got := st.Counters["cli.version.count"]; got != 2 {
+		t.Errorf("counter = %d, want 2", got)
 	}
 }
 
@@ -206,8 +212,12 @@ func TestHeartbeatAcrossProcesses(t *testing.T) {
 		clk.Set(t0.Add(s.at))
 		runOnce(t, s.counts, opts...)
 	}
-	if n := len(srv.Named(EventHeartbeat)); n != 0 {
-		t.Fatalf("%d Heartbeats before 24h", n)
+	// The first run's counts went at its end; the others wait for the day.
+	if n := len(srv.Named(EventHeartbeat)); n != 1 {
+		t.Fatalf("%d Heartbeats before 24h, want the first run's", n)
+	}
+	if st := load(t, path); st.LastHeartbeatAt == nil || !st.LastHeartbeatAt.Equal(t0) {
+		t.Fatalf("last_heartbeat_at = %v, want the first run's end", st.LastHeartbeatAt)
 	}
 	// Two processes at once, past 24h: still one Heartbeat.
 	clk.Set(t0.Add(24*time.Hour + time.Minute))
@@ -224,14 +234,16 @@ func TestHeartbeatAcrossProcesses(t *testing.T) {
 			beats = append(beats, ev)
 		}
 	}
-	if len(beats) != 1 {
-		t.Fatalf("got %d Heartbeats, want 1: %+v", len(beats), beats)
+	if len(beats) != 2 {
+		t.Fatalf("got %d Heartbeats, want 2: %+v", len(beats), beats)
 	}
 	st := load(t, path)
 	sent := map[string]int64{}
-	for k, v := range beats[0].Properties {
-		if f, ok := v.(float64); ok && strings.Contains(k, ".count") {
-			sent[k] = int64(f)
+	for _, beat := range beats {
+		for k, v := range beat.Properties {
+			if f, ok := v.(float64); ok && strings.Contains(k, ".count") {
+				sent[k] += int64(f)
+			}
 		}
 	}
 	total := func(m map[string]int64, k string) int64 { return m[k] + st.Counters[k] }
@@ -247,13 +259,13 @@ func TestHeartbeatAcrossProcesses(t *testing.T) {
 	clk.Set(t0.Add(30 * time.Hour))
 	runOnce(t, map[string]int64{"cli.version.count": 7}, opts...)
 	st = load(t, path)
-	if n := len(srv.Named(EventHeartbeat)); n != 1 || st.Counters["cli.version.count"] != 7+st.Counters["cli.version.count"]-7 {
+	if n := len(srv.Named(EventHeartbeat)); n != 2 || st.Counters["cli.version.count"] != 7+st.Counters["cli.version.count"]-7 {
 		t.Errorf("Heartbeats = %d, counters %v", n, st.Counters)
 	}
 	clk.Set(t0.Add(48*time.Hour + 2*time.Minute))
 	runOnce(t, nil, opts...)
-	if n := len(srv.Named(EventHeartbeat)); n != 2 {
-		t.Errorf("second day: %d Heartbeats, want 2", n)
+	if n := len(srv.Named(EventHeartbeat)); n != 3 {
+		t.Errorf("second day: %d Heartbeats, want 3", n)
 	}
 	if st := load(t, path); len(st.Counters) != 0 {
 		t.Errorf("counters not reset: %v", st.Counters)
@@ -292,20 +304,32 @@ func TestFailedSendIsRetriedOnce(t *testing.T) {
 			if !tc.down {
 				bad.Close()
 			}
+			// The First run, and the first Heartbeat queued at the run's end.
 			st := load(t, path)
-			if len(st.Pending) != 1 || st.Pending[0].Event != EventFirstRun {
+			if len(st.Pending) != 2 || st.Pending[0].Event != EventFirstRun || st.Pending[1].Event != EventHeartbeat {
 				t.Fatalf("outbox after failure: %+v", st.Pending)
 			}
-			queued := st.Pending[0]
-			// One attempt, then the first delay: 45 to 60 s (a minute, less
-			// up to a quarter of jitter), 60 s where the host asked so.
+			// One attempt (the First run, sent from New), then the first
+			// delay: 45 to 60 s (a minute, less up to a quarter of jitter),
+			// 60 s where the host asked so. The Heartbeat queued at the end
+			// waits for it.
 			d := st.Delivery
 			if d.Failures != 1 || d.LastFailure != tc.kind || d.NextAttemptAt == nil ||
 				d.NextAttemptAt.Before(t0.Add(45*time.Second)) || d.NextAttemptAt.After(t0.Add(time.Minute)) {
 				t.Errorf("schedule after one failed attempt: %+v (next %v), want 1 failure %q, next in 45-60 s", d, d.NextAttemptAt, tc.kind)
 			}
-			if n := bad.Requests(); !tc.down && n != 1 {
-				t.Errorf("%d requests for one event, want 1 (posthog-go must not retry)", n)
+			// posthog-go must not retry: each event goes in one request.
+			if !tc.down && len(bad.Bodies()) > len(st.Pending) {
+				t.Errorf("%d requests for %d events, want one each at most", len(bad.Bodies()), len(st.Pending))
+			}
+			for _, ev := range st.Pending {
+				n := 0
+				for _, b := range bad.Bodies() {
+					n += strings.Count(string(b), ev.UUID)
+				}
+				if n > 1 {
+					t.Errorf("%s sent %d times in one run", ev.Event, n)
+				}
 			}
 
 			good := posthogtest.NewServer()
@@ -314,15 +338,17 @@ func TestFailedSendIsRetriedOnce(t *testing.T) {
 			runOnce(t, nil, WithHost(good.URL), WithClock(clk.Now), WithGrace(5*time.Second))
 			runOnce(t, nil, WithHost(good.URL), WithClock(clk.Now), WithGrace(5*time.Second))
 			noRejects(t, good)
-			got := good.Named(EventFirstRun)
-			if len(got) != 1 {
-				t.Fatalf("delivered %d times, want once", len(got))
-			}
-			if got[0].UUID != queued.UUID {
-				t.Errorf("uuid changed: %s -> %s", queued.UUID, got[0].UUID)
-			}
-			if ts, _ := time.Parse(time.RFC3339Nano, got[0].Timestamp); !ts.Equal(queued.Timestamp) {
-				t.Errorf("timestamp changed: %v -> %s", queued.Timestamp, got[0].Timestamp)
+			for _, queued := range st.Pending {
+				got := good.Named(queued.Event)
+				if len(got) != 1 {
+					t.Fatalf("%s delivered %d times, want once", queued.Event, len(got))
+				}
+				if got[0].UUID != queued.UUID {
+					t.Errorf("%s: uuid changed: %s -> %s", queued.Event, queued.UUID, got[0].UUID)
+				}
+				if ts, _ := time.Parse(time.RFC3339Nano, got[0].Timestamp); !ts.Equal(queued.Timestamp) {
+					t.Errorf("%s: timestamp changed: %v -> %s", queued.Event, queued.Timestamp, got[0].Timestamp)
+				}
 			}
 			if st := load(t, path); len(st.Pending) != 0 {
 				t.Errorf("outbox not emptied: %+v", st.Pending)
@@ -364,8 +390,9 @@ func TestCanariesNeverSent(t *testing.T) {
 	record()
 	clk.Set(t0.Add(25 * time.Hour))
 	record()
-	if len(srv.Named(EventHeartbeat)) != 1 {
-		t.Fatalf("no Heartbeat to inspect")
+	// The first run's Heartbeat and the next day's.
+	if n := len(srv.Named(EventHeartbeat)); n != 2 {
+		t.Fatalf("%d Heartbeats to inspect, want 2", n)
 	}
 	state, _ := os.ReadFile(path)
 	for _, body := range append(srv.Bodies(), state) {
@@ -453,17 +480,20 @@ func TestDebugModePrintsAndSendsNothing(t *testing.T) {
 	if srv.Requests() != 0 {
 		t.Errorf("debug mode sent %d requests", srv.Requests())
 	}
+	// The First run, and the first Heartbeat queued at the run's end.
 	lines := strings.Split(strings.TrimSpace(buf.String()), "\n")
-	if len(lines) != 1 {
-		t.Fatalf("debug printed %d lines: %q", len(lines), buf.String())
-	}
-	var ev map[string]any
-	if err := json.Unmarshal([]byte(lines[0]), &ev); err != nil {
-		t.Fatalf("not JSON: %v", err)
-	}
 	st := load(t, filepath.Join(cfgHome, "idun", "config.yaml"))
-	if ev["event"] != EventFirstRun || ev["distinct_id"] != st.UserID || ev["uuid"] != st.Pending[0].UUID {
-		t.Errorf("debug line %v does not match the outbox %+v", ev, st.Pending)
+	if len(lines) != 2 || len(st.Pending) != 2 {
+		t.Fatalf("debug printed %d lines for %d queued events: %q", len(lines), len(st.Pending), buf.String())
+	}
+	for i, want := range []string{EventFirstRun, EventHeartbeat} {
+		var ev map[string]any
+		if err := json.Unmarshal([]byte(lines[i]), &ev); err != nil {
+			t.Fatalf("not JSON: %v", err)
+		}
+		if ev["event"] != want || ev["distinct_id"] != st.UserID || ev["uuid"] != st.Pending[i].UUID {
+			t.Errorf("debug line %v does not match the outbox %+v", ev, st.Pending[i])
+		}
 	}
 }
 
@@ -547,6 +577,7 @@ func TestExportKeepsOnlyCounters(t *testing.T) {
 	cfgHome := isolate(t)
 	srv := posthogtest.NewServer()
 	defer srv.Close()
+	established(t, filepath.Join(cfgHome, "idun", "config.yaml"), time.Now())
 	p := start(t, WithHost(srv.URL), WithGrace(5*time.Second))
 	ctx := context.Background()
 	h, _ := p.m.Int64Histogram("feature.hist.count")

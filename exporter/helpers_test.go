@@ -39,10 +39,12 @@ func (c *fakeClock) Set(t time.Time) {
 	c.t = t
 }
 
-// isolate gives the test its own HOME and XDG_CONFIG_HOME and clears every
-// variable the exporter reads. It returns the config home.
+// isolate gives the test its own HOME and XDG_CONFIG_HOME, clears every
+// variable the exporter reads and makes the process play a host program
+// outside go test (see asHost). It returns the config home.
 func isolate(t *testing.T) string {
 	t.Helper()
+	asHost(t)
 	home := t.TempDir()
 	cfg := filepath.Join(home, ".config")
 	t.Setenv("HOME", home)
@@ -54,6 +56,29 @@ func isolate(t *testing.T) string {
 	t.Cleanup(xdg.Reload)
 	return cfg
 }
+
+// asHost makes this test binary play a host program outside go test, where
+// telemetry is on by default: the tests of this package check what a host's
+// users get, the default, the file's opt-out and their order, which
+// IDUN_TELEMETRY_ENABLED=true would outrank. TestGoTestIsOffByDefault
+// checks the go test default itself.
+func asHost(t *testing.T) {
+	t.Helper()
+	goTest = func() bool { return false }
+	t.Cleanup(func() { goTest = testing.Testing })
+}
+
+// inCI makes the process play a CI job of the given vendor ("" for a CI
+// that ciinfo knows only by its generic variables).
+func inCI(t *testing.T, vendor string) {
+	t.Helper()
+	ciProbe = func() (bool, string) { return true, vendor }
+	t.Cleanup(func() { ciProbe = notCI })
+}
+
+// notCI is what this package's tests see by default, inside CI or not, so
+// that they behave the same everywhere.
+func notCI() (bool, string) { return false, "" }
 
 // process is one run of a host program: New, a MeterProvider with our
 // reader, some counting, Shutdown.
@@ -97,6 +122,25 @@ func runOnce(t *testing.T, counts map[string]int64, opts ...Option) *Exporter {
 	}
 	p.stop(t)
 	return p.exp
+}
+
+// established makes path the state file of an installation that sent its
+// first Heartbeat at at: for a day after that, counts stay in the file. For
+// the tests of how counts reach the file, which a new installation's first
+// Heartbeat (at its first Export with counts) would empty.
+func established(t *testing.T, path string, at time.Time) {
+	t.Helper()
+	err := state.New(path).Update(context.Background(), func(st *state.State) error {
+		if _, err := st.EnsureUserID(at); err != nil {
+			return err
+		}
+		at := at.UTC()
+		st.LastHeartbeatAt = &at
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
 }
 
 func load(t *testing.T, path string) *state.State {

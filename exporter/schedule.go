@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -75,6 +76,8 @@ type outcome struct {
 // success, pushed to MaxBackoff when the key is refused, and to any
 // Retry-After the host asked for.
 func finishAttempt(st *state.State, o outcome, now time.Time) {
+	// One request per event: the answers come in any order.
+	slices.SortFunc(o.acked, func(a, b state.Event) int { return a.Timestamp.Compare(b.Timestamp) })
 	acknowledge(st, o.acked)
 	kept := st.Pending[:0]
 	for _, ev := range st.Pending {

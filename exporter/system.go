@@ -8,6 +8,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/gkampitakis/ciinfo"
 )
 
 // systemProbe computes the system keys once per process, lazily: a run with
@@ -24,14 +26,36 @@ var systemProbe = sync.OnceValue(func() map[string]any {
 
 // systemProperties returns the keys every event carries.
 func systemProperties(version string) map[string]any {
-	p := make(map[string]any, 10)
+	p := make(map[string]any, 12)
 	for k, v := range systemProbe() {
 		p[k] = v
+	}
+	isCI, vendor := ciProbe()
+	p["ci"] = isCI
+	// The vendor's name, from ciinfo's own table, never a value of the
+	// environment: no repository, branch, run id or URL is ever sent.
+	p["ci.vendor"] = nil
+	if isCI && vendor != "" {
+		p["ci.vendor"] = vendor
 	}
 	p["libraries.idun"] = version
 	p["$process_person_profile"] = false
 	p["$geoip_disable"] = true
 	return p
+}
+
+// ciProbe says whether this process runs in CI and, when known, the CI
+// vendor's name ("GitHub Actions", "GitLab CI"). It is read once per
+// process, lazily; this package's tests replace it to play a CI job.
+var ciProbe = sync.OnceValues(detectCI)
+
+// detectCI is the one place that asks github.com/gkampitakis/ciinfo (a Go
+// port of watson/ci-info). ciinfo detects at its package initialisation,
+// from environment variables only (it opens no file), and offers no way to
+// detect again: its exported results are copied here once, so nothing that
+// changes them later changes what this process reports.
+func detectCI() (isCI bool, vendor string) {
+	return ciinfo.IsCI, ciinfo.Name
 }
 
 func osFamily(goos string) string {

@@ -45,7 +45,7 @@ func DefaultPolicy() Policy {
 	return Policy{
 		SystemKeys: []string{
 			"libraries.idun", "os.family", "os.machine", "os.containerized",
-			"go.version", "libraries.gotest",
+			"go.version", "libraries.gotest", "ci", "ci.vendor",
 			"$process_person_profile", "$geoip_disable", "$lib", "$lib_version",
 		},
 		Namespaces: []string{"feature.", "cli.", "workflow."},

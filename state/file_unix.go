@@ -36,6 +36,12 @@ func lockJournal(f *os.File, exclusive bool) (bool, error) {
 	return err == nil, err
 }
 
+// writeLine appends line with one write: O_APPEND makes it atomic.
+func writeLine(f *os.File, line []byte) error {
+	_, err := f.Write(line)
+	return err
+}
+
 // unlockJournal: closing the file drops its flock.
 func unlockJournal(*os.File) {}
 

@@ -73,8 +73,7 @@ func appendTo(f *os.File, path string, line []byte) (done bool, err error) {
 	if ok, _ := lockJournal(f, false); !ok || !isAt(f, path) {
 		return false, nil
 	}
-	_, err = f.Write(line)
-	return true, err
+	return true, writeLine(f, line)
 }
 
 // isAt reports whether f is still the file at path.

@@ -2,11 +2,13 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/adrg/xdg"
 	"go.uber.org/goleak"
@@ -22,7 +24,11 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 // home gives the test a fresh HOME and XDG_CONFIG_HOME, clears the telemetry
 // variables, points telemetry at a loopback PostHog stand-in and returns it
-// with the state file's path.
+// with the state file's path. Telemetry is off by default in a go test
+// binary such as this one: home turns it on with IDUN_TELEMETRY_ENABLED=true,
+// which env may clear ("IDUN_TELEMETRY_ENABLED="). What a user's setting in
+// the file does when nothing outranks it is tested by examples/e2e, on
+// programs built with go build.
 func home(t *testing.T, env ...string) (sink *posthogtest.Server, path, dir string) {
 	t.Helper()
 	// Registered first so that it runs last, once t.Setenv restored the
@@ -31,9 +37,10 @@ func home(t *testing.T, env ...string) (sink *posthogtest.Server, path, dir stri
 	dir = t.TempDir()
 	t.Setenv("HOME", dir)
 	t.Setenv("XDG_CONFIG_HOME", filepath.Join(dir, "config"))
-	for _, k := range []string{exporter.EnvEnabled, exporter.EnvDoNotTrack, exporter.EnvOTelDisabled, exporter.EnvDebug} {
+	for _, k := range []string{exporter.EnvDoNotTrack, exporter.EnvOTelDisabled, exporter.EnvDebug} {
 		t.Setenv(k, "")
 	}
+	t.Setenv(exporter.EnvEnabled, "true")
 	for _, kv := range env {
 		k, v, _ := strings.Cut(kv, "=")
 		t.Setenv(k, v)
@@ -53,6 +60,26 @@ func runCLI(args ...string) (code int, stdout, stderr string) {
 	var out, errb bytes.Buffer
 	code = run(args, &out, &errb)
 	return code, out.String(), errb.String()
+}
+
+// onByEnv is what status says with IDUN_TELEMETRY_ENABLED=true.
+const onByEnv = "IDUN_TELEMETRY_ENABLED enables telemetry"
+
+// delivered sums, by counter, the Heartbeats the sink got (one per uuid, as
+// PostHog counts them).
+func delivered(sink *posthogtest.Server) map[string]int64 {
+	got := map[string]int64{}
+	for _, ev := range sink.Unique() {
+		if ev.Event != "Heartbeat" {
+			continue
+		}
+		for k, v := range ev.Properties {
+			if f, ok := v.(float64); ok && strings.HasSuffix(k, ".count") {
+				got[k] += int64(f)
+			}
+		}
+	}
+	return got
 }
 
 func load(t *testing.T, path string) *state.State {
@@ -99,7 +126,7 @@ func TestExitCodesAndOutput(t *testing.T) {
 		{args: []string{"version", "-h"}, stdout: "Usage: idun version"},
 		{args: []string{"telemetry", "-h"}, stdout: "Usage: idun telemetry <command>"},
 		{args: []string{"telemetry", "status", "--help"}, stdout: "Usage: idun telemetry status"},
-		{args: []string{"telemetry", "status"}, stdout: "Telemetry:       on (on by default)"},
+		{args: []string{"telemetry", "status"}, stdout: "Telemetry:       on (" + onByEnv + ")"},
 
 		{args: nil, code: 2, stderr: "idun: no command given\n\nUsage: idun <command>"},
 		{args: []string{"bogus"}, code: 2, stderr: "idun: unknown command \"bogus\"\n\nUsage: idun <command>"},
@@ -145,14 +172,23 @@ func TestCountedCommands(t *testing.T) {
 			t.Fatalf("%q: exit %d, stderr %q", args, code, stderr)
 		}
 	}
+	// The first run's count went in the installation's first Heartbeat, at
+	// its end; the others wait in the file (or, when this test runs in CI,
+	// went at each run's end too).
 	want := map[string]int64{"cli.version.count": 2, "cli.run.count": 1, "cli.help.count": 1}
 	st := load(t, path)
-	if len(st.Counters) != len(want) {
-		t.Errorf("counters %v, want %v", st.Counters, want)
+	sent := delivered(sink)
+	if sent["cli.version.count"] < 1 {
+		t.Errorf("delivered %v, want the first run's cli.version.count", sent)
 	}
 	for k, n := range want {
-		if st.Counters[k] != n {
-			t.Errorf("%s = %d, want %d", k, st.Counters[k], n)
+		if got := sent[k] + st.Counters[k]; got != n {
+			t.Errorf("%s: %d delivered + %d left, want %d", k, sent[k], st.Counters[k], n)
+		}
+	}
+	for k := range st.Counters {
+		if want[k] == 0 {
+			t.Errorf("counted %s", k)
 		}
 	}
 	// PostHog drops duplicates by uuid: a send cut off at exit may be
@@ -185,7 +221,7 @@ func TestStatusJSON(t *testing.T) {
 
 	fresh := statusJSON(t)
 	want := map[string]any{
-		"enabled": true, "source": "default", "reason": "on by default", "config_path": path,
+		"enabled": true, "source": "IDUN_TELEMETRY_ENABLED", "reason": onByEnv, "config_path": path,
 		"config_state": "missing", "telemetry_enabled": nil, "user_id": nil, "created_at": nil,
 		"counters": map[string]any{}, "last_heartbeat_at": nil, "pending": []any{}, "sent": []any{},
 	}
@@ -201,20 +237,28 @@ func TestStatusJSON(t *testing.T) {
 		t.Fatalf("status created %q", got)
 	}
 
+	// status shows what the file holds.
 	runCLI("version")
+	if err := state.New(path).Update(context.Background(), func(st *state.State) error {
+		st.Counters = map[string]int64{"cli.version.count": 4}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
 	st := load(t, path)
 	got := statusJSON(t)
-	if got["config_state"] != "present" || got["user_id"] != st.UserID {
-		t.Errorf("config_state %v, user_id %v; want present, %s", got["config_state"], got["user_id"], st.UserID)
+	if got["config_state"] != "present" || got["user_id"] != st.UserID || got["last_heartbeat_at"] == nil {
+		t.Errorf("config_state %v, user_id %v, last_heartbeat_at %v; want present, %s, a time", got["config_state"], got["user_id"], got["last_heartbeat_at"], st.UserID)
 	}
-	if c, _ := got["counters"].(map[string]any); c["cli.version.count"] != float64(1) {
+	if c, _ := got["counters"].(map[string]any); c["cli.version.count"] != float64(4) || len(c) != 1 {
 		t.Errorf("counters %v", got["counters"])
 	}
-	// The First run is either still queued or already acknowledged.
+	// The First run and the first Heartbeat are each either still queued
+	// or already acknowledged.
 	pending, _ := got["pending"].([]any)
 	sent, _ := got["sent"].([]any)
-	if len(pending)+len(sent) != 1 {
-		t.Errorf("pending %v, sent %v: want the First run in one of them", pending, sent)
+	if len(pending)+len(sent) != 2 {
+		t.Errorf("pending %v, sent %v: want the First run and the Heartbeat in them", pending, sent)
 	}
 }
 
@@ -230,7 +274,7 @@ func mustJSON(t *testing.T, v any) string {
 func TestStatusUnderEnvOptOutReadsNothing(t *testing.T) {
 	for _, env := range []string{"DO_NOT_TRACK=1", "IDUN_TELEMETRY_ENABLED=0", "OTEL_SDK_DISABLED=true"} {
 		t.Run(env, func(t *testing.T) {
-			_, path, _ := home(t, env)
+			_, path, _ := home(t, "IDUN_TELEMETRY_ENABLED=", env)
 			// Even an unusable file is not read: the environment decides.
 			if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 				t.Fatal(err)
@@ -254,23 +298,27 @@ func TestStatusUnderEnvOptOutReadsNothing(t *testing.T) {
 	}
 }
 
+// disable and enable write the user's setting; here IDUN_TELEMETRY_ENABLED
+// outranks it, and disable says so. That a disabled run then counts and
+// sends nothing is tested by examples/e2e (TestTelemetryCommands), on the
+// CLI built with go build, where nothing outranks the file.
 func TestDisableEnable(t *testing.T) {
 	sink, path, _ := home(t)
 
 	code, stdout, stderr := runCLI("telemetry", "disable")
-	if code != 0 || stderr != "" || !strings.Contains(stdout, "telemetry_enabled: false saved in "+path) {
+	if code != 0 || stderr != "" || !strings.Contains(stdout, "telemetry_enabled: false saved in "+path) ||
+		!strings.Contains(stdout, "Note: telemetry stays on for now: "+onByEnv+".") {
 		t.Fatalf("disable: exit %d, stdout %q, stderr %q", code, stdout, stderr)
 	}
 	st := load(t, path)
 	if on, set := st.Enabled(); on || !set || st.UserID != "" {
 		t.Fatalf("after disable: enabled %v set %v, user_id %q", on, set, st.UserID)
 	}
-	if got := statusJSON(t); got["enabled"] != false || got["source"] != "config" {
+	if got := statusJSON(t); got["enabled"] != true || got["source"] != "IDUN_TELEMETRY_ENABLED" || got["telemetry_enabled"] != false {
 		t.Errorf("status after disable: %v", got)
 	}
-	runCLI("version")
-	if st := load(t, path); len(st.Counters) != 0 || st.UserID != "" || sink.Requests() != 0 {
-		t.Errorf("a disabled run counted %v, user_id %q, %d requests", st.Counters, st.UserID, sink.Requests())
+	if sink.Requests() != 0 {
+		t.Errorf("disable and status sent %d requests", sink.Requests())
 	}
 
 	code, stdout, stderr = runCLI("telemetry", "enable")
@@ -281,14 +329,14 @@ func TestDisableEnable(t *testing.T) {
 		t.Errorf("enable created user_id %q", st.UserID)
 	}
 	runCLI("version")
-	if st := load(t, path); st.Counters["cli.version.count"] != 1 || st.UserID == "" {
-		t.Errorf("an enabled run: counters %v, user_id %q", st.Counters, st.UserID)
+	if st := load(t, path); st.Counters["cli.version.count"]+delivered(sink)["cli.version.count"] != 1 || st.UserID == "" {
+		t.Errorf("an enabled run: counters %v, delivered %v, user_id %q", st.Counters, delivered(sink), st.UserID)
 	}
 }
 
 // The environment outranks the file, and enable says so.
 func TestEnableUnderEnvOptOut(t *testing.T) {
-	_, path, _ := home(t, "DO_NOT_TRACK=1")
+	_, path, _ := home(t, "IDUN_TELEMETRY_ENABLED=", "DO_NOT_TRACK=1")
 	code, stdout, stderr := runCLI("telemetry", "enable")
 	if code != 0 || stderr != "" || !strings.Contains(stdout, "Note: telemetry stays off for now: DO_NOT_TRACK is set.") {
 		t.Errorf("exit %d, stdout %q, stderr %q", code, stdout, stderr)
@@ -310,6 +358,13 @@ func TestReset(t *testing.T) {
 	}
 
 	runCLI("version")
+	// Counts not sent yet, whatever the cadence.
+	if err := state.New(path).Update(context.Background(), func(st *state.State) error {
+		st.Counters = map[string]int64{"cli.version.count": 2}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
 	runCLI("telemetry", "disable")
 	old := load(t, path)
 	if old.UserID == "" || len(old.Counters) == 0 {
@@ -363,21 +418,45 @@ func TestUnusableStateFile(t *testing.T) {
 func TestStatusText(t *testing.T) {
 	_, path, _ := home(t)
 	runCLI("version")
+	if err := state.New(path).Update(context.Background(), func(st *state.State) error {
+		st.Counters = map[string]int64{"cli.version.count": 1}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
 	st := load(t, path)
 	code, stdout, stderr := runCLI("telemetry", "status")
 	if code != 0 || stderr != "" {
 		t.Fatalf("exit %d, stderr %q", code, stderr)
 	}
 	for _, want := range []string{
-		"Telemetry:       on (on by default)\n",
-		"Decided by:      default\n",
+		"Telemetry:       on (" + onByEnv + ")\n",
+		"Decided by:      IDUN_TELEMETRY_ENABLED\n",
 		"State file:      " + path + "\n",
 		"User ID:         " + st.UserID + "\n",
 		"Counters:        cli.version.count=1\n",
-		"Last heartbeat:  never\n",
+		"Last heartbeat:  " + st.LastHeartbeatAt.UTC().Format(time.RFC3339) + "\n",
 	} {
 		if !strings.Contains(stdout, want) {
 			t.Errorf("status lacks %q:\n%s", want, stdout)
 		}
+	}
+}
+
+// A host's own go test, which this test binary is, gets no telemetry unless
+// it asks: no file, no request.
+func TestGoTestIsOffByDefault(t *testing.T) {
+	sink, _, dir := home(t, "IDUN_TELEMETRY_ENABLED=")
+	if code, stdout, stderr := runCLI("version"); code != 0 || stdout != "idun 0.1.0\n" || stderr != "" {
+		t.Fatalf("version: exit %d, stdout %q, stderr %q", code, stdout, stderr)
+	}
+	if got := entries(t, dir); len(got) != 0 {
+		t.Errorf("HOME holds %q", got)
+	}
+	if n := sink.Requests(); n != 0 {
+		t.Errorf("%d requests", n)
+	}
+	if got := statusJSON(t); got["enabled"] != false || got["source"] != string(exporter.SourceGoTest) {
+		t.Errorf("status: %v", got)
 	}
 }

@@ -20,7 +20,8 @@ import (
 const versionLine = "idun 0.1.0\n"
 
 // A new installation gets a user_id and sends one First run, however many
-// times it runs; its counts add up in the state file.
+// times it runs; its first run's counts go in its first Heartbeat, at that
+// run's end, and the next runs' add up in the state file.
 func TestFirstRun(t *testing.T) {
 	t.Parallel()
 	s := newSandbox(t)
@@ -46,30 +47,37 @@ func TestFirstRun(t *testing.T) {
 	if got := first[0].Properties["libraries.idun"]; got != "0.1.0" {
 		t.Errorf("libraries.idun = %v, want 0.1.0", got)
 	}
-	if n := st.Counters["cli.version.count"]; n != 2 {
-		t.Errorf("cli.version.count = %d, want 2 (counters %v)", n, st.Counters)
+	if n, sent := st.Counters["cli.version.count"], delivered(s.sink)["cli.version.count"]; n != 1 || sent != 1 {
+		t.Errorf("cli.version.count: %d left, %d delivered; want 1 and 1 (counters %v)", n, sent, st.Counters)
 	}
 	if rej := s.sink.Rejected(); len(rej) > 0 {
 		t.Errorf("the sink rejected requests: %q", rej)
 	}
 
-	// status shows the acknowledged event exactly as it was sent.
+	// status shows the last acknowledged event of each name exactly as it
+	// was sent.
 	sent := s.status().Sent
-	if len(sent) != 1 || sent[0].UUID != first[0].UUID || sent[0].Event != "First run" {
-		t.Errorf("status sent = %+v, want the First run %s", sent, first[0].UUID)
+	if len(sent) != 2 || sent[0].UUID != first[0].UUID || sent[0].Event != "First run" || sent[1].Event != "Heartbeat" {
+		t.Errorf("status sent = %+v, want the First run %s and the Heartbeat", sent, first[0].UUID)
 	}
 }
 
-// A day after the last report, the next run sends the counts as one
-// Heartbeat and starts counting afresh.
+// The first run's counts go at its end; a day after that Heartbeat, the next
+// run sends the counts kept since as one Heartbeat and starts counting
+// afresh.
 func TestHeartbeat(t *testing.T) {
 	t.Parallel()
 	s := newSandbox(t)
 	s.ok(s.cli("version"), versionLine)
 	s.ok(s.cli("run"), "")
+	if beats := uniqueNamed(s.sink, "Heartbeat"); len(beats) != 1 || beats[0].Properties["cli.version.count"] != float64(1) {
+		t.Fatalf("Heartbeats after two runs %+v, want the first run's", beats)
+	}
 	// Age the installation instead of waiting a day.
 	err := state.New(s.statePath()).Update(context.Background(), func(st *state.State) error {
 		st.CreatedAt = st.CreatedAt.Add(-25 * time.Hour)
+		past := st.LastHeartbeatAt.Add(-25 * time.Hour)
+		st.LastHeartbeatAt = &past
 		return nil
 	})
 	if err != nil {
@@ -78,16 +86,16 @@ func TestHeartbeat(t *testing.T) {
 	s.ok(s.cli("version"), versionLine)
 
 	beats := uniqueNamed(s.sink, "Heartbeat")
-	if len(beats) != 1 {
-		t.Fatalf("%d Heartbeats, want 1: %+v", len(beats), s.sink.Events())
+	if len(beats) != 2 {
+		t.Fatalf("%d Heartbeats, want 2: %+v", len(beats), s.sink.Events())
 	}
-	props := beats[0].Properties
-	if props["cli.version.count"] != float64(1) || props["cli.run.count"] != float64(1) {
-		t.Errorf("Heartbeat properties %v, want cli.version.count 1 and cli.run.count 1", props)
+	props := beats[1].Properties
+	if props["cli.run.count"] != float64(1) || props["cli.version.count"] != nil {
+		t.Errorf("Heartbeat properties %v, want cli.run.count 1 alone", props)
 	}
 	st := s.load()
-	if beats[0].DistinctID != st.UserID || st.LastHeartbeatAt == nil {
-		t.Errorf("distinct_id %q, user_id %q, last_heartbeat_at %v", beats[0].DistinctID, st.UserID, st.LastHeartbeatAt)
+	if beats[1].DistinctID != st.UserID || st.LastHeartbeatAt == nil {
+		t.Errorf("distinct_id %q, user_id %q, last_heartbeat_at %v", beats[1].DistinctID, st.UserID, st.LastHeartbeatAt)
 	}
 	// The run that sent the Heartbeat counts into the next one.
 	if len(st.Counters) != 1 || st.Counters["cli.version.count"] != 1 {
@@ -161,14 +169,17 @@ func TestServer(t *testing.T) {
 		t.Errorf("after SIGTERM: want exit 0 within 2s, only the listening line, empty stderr; got %v", r)
 	}
 	t.Logf("shutdown took %v", r.took)
-	counters := s.load().Counters
-	if counters["workflow.langgraph.count"] != 1 || counters["feature.invoke.count"] != 2 {
-		t.Errorf("counters %v, want workflow.langgraph.count 1 and feature.invoke.count 2", counters)
+	// A new installation's first run: its counts went at its end, nothing
+	// is left in a file that may die with the container.
+	counters, sent := s.load().Counters, delivered(s.sink)
+	if len(counters) != 0 || sent["workflow.langgraph.count"] != 1 || sent["feature.invoke.count"] != 2 {
+		t.Errorf("counters %v left, %v delivered; want none left, workflow.langgraph.count 1 and feature.invoke.count 2 delivered", counters, sent)
 	}
 }
 
 // A telemetry host that never answers does not hold the server's shutdown:
-// the First run in flight stays in the outbox for the next run.
+// the First run in flight and the Heartbeat queued at the end stay in the
+// outbox for the next run.
 func TestServerShutdownWithHangingHost(t *testing.T) {
 	t.Parallel()
 	if runtime.GOOS == "windows" {
@@ -187,11 +198,11 @@ func TestServerShutdownWithHangingHost(t *testing.T) {
 	}
 	t.Logf("shutdown took %v", r.took)
 	st := s.load()
-	if len(st.Pending) != 1 || st.Pending[0].Event != "First run" || len(st.Sent) != 0 {
-		t.Errorf("pending %+v, sent %+v: want the unacknowledged First run still queued", st.Pending, st.Sent)
+	if len(st.Pending) != 2 || st.Pending[0].Event != "First run" || st.Pending[1].Event != "Heartbeat" || len(st.Sent) != 0 {
+		t.Errorf("pending %+v, sent %+v: want the unacknowledged First run and Heartbeat still queued", st.Pending, st.Sent)
 	}
-	if n := st.Counters["workflow.adk.count"]; n != 1 {
-		t.Errorf("workflow.adk.count = %d, want 1", n)
+	if n := st.Pending[len(st.Pending)-1].Properties["workflow.adk.count"]; len(st.Counters) != 0 || n != 1 {
+		t.Errorf("counters %v, queued workflow.adk.count %v; want the count queued", st.Counters, n)
 	}
 }
 
@@ -207,8 +218,8 @@ func TestCLIExitWithHangingHost(t *testing.T) {
 		t.Errorf("cli version took %v with a hanging host, want under 1s", r.took)
 	}
 	t.Logf("cli version took %v", r.took)
-	if st := s.load(); len(st.Pending) != 1 || st.Pending[0].Event != "First run" {
-		t.Errorf("pending %+v, want the First run still queued", st.Pending)
+	if st := s.load(); len(st.Pending) != 2 || st.Pending[0].Event != "First run" || st.Pending[1].Event != "Heartbeat" {
+		t.Errorf("pending %+v, want the First run and the Heartbeat still queued", st.Pending)
 	}
 }
 
@@ -242,9 +253,10 @@ func TestTelemetryCommands(t *testing.T) {
 		t.Errorf("status after enable: enabled %v, source %q; want on by config", st.Enabled, st.Source)
 	}
 	s.ok(s.cli("version"), versionLine)
+	s.ok(s.cli("version"), versionLine) // the first run's count went at its end
 	before := s.load()
 	if before.UserID == "" || before.Counters["cli.version.count"] != 1 {
-		t.Fatalf("after an enabled run: user_id %q, counters %v", before.UserID, before.Counters)
+		t.Fatalf("after two enabled runs: user_id %q, counters %v", before.UserID, before.Counters)
 	}
 
 	// reset: a new identity and nothing left of the old one.
@@ -326,7 +338,8 @@ func TestHelp(t *testing.T) {
 	}
 }
 
-// Debug mode prints the event on stderr instead of sending it.
+// Debug mode prints the events on stderr instead of sending them: a new
+// installation's First run and, at its end, its first Heartbeat.
 func TestDebugMode(t *testing.T) {
 	t.Parallel()
 	s := newSandbox(t, "IDUN_TELEMETRY_DEBUG=1")
@@ -340,8 +353,8 @@ func TestDebugMode(t *testing.T) {
 		DistinctID string         `json:"distinct_id"`
 		Properties map[string]any `json:"properties"`
 	}
-	if len(lines) != 1 || json.Unmarshal([]byte(lines[0]), &ev) != nil || ev.Event != "First run" {
-		t.Fatalf("stderr %q: want one JSON line with the First run", r.stderr)
+	if len(lines) != 2 || json.Unmarshal([]byte(lines[0]), &ev) != nil || ev.Event != "First run" || !strings.Contains(lines[1], `"event":"Heartbeat"`) {
+		t.Fatalf("stderr %q: want two JSON lines, the First run and the Heartbeat", r.stderr)
 	}
 	if ev.DistinctID != s.load().UserID {
 		t.Errorf("distinct_id %q, want the user_id %q", ev.DistinctID, s.load().UserID)

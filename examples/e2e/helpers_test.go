@@ -328,3 +328,16 @@ func uniqueNamed(sink *posthogtest.Server, name string) []posthogtest.Event {
 	}
 	return out
 }
+
+// delivered sums, by counter, the distinct Heartbeats the sink accepted.
+func delivered(sink *posthogtest.Server) map[string]int64 {
+	got := map[string]int64{}
+	for _, ev := range uniqueNamed(sink, "Heartbeat") {
+		for k, v := range ev.Properties {
+			if f, ok := v.(float64); ok && strings.HasSuffix(k, ".count") {
+				got[k] += int64(f)
+			}
+		}
+	}
+	return got
+}

@@ -161,15 +161,19 @@ func (b *syncBuffer) String() string {
 	return b.buf.String()
 }
 
-// run serves until its context ends, then writes the counts and returns 0.
+// run serves until its context ends, then hands the counts to telemetry and
+// returns 0. A new installation's first run sends them in its first
+// Heartbeat, at its end.
 func TestRunUntilCancelled(t *testing.T) {
 	t.Cleanup(xdg.Reload) // runs after t.Setenv restored the environment
 	dir := t.TempDir()
 	t.Setenv("HOME", dir)
 	t.Setenv("XDG_CONFIG_HOME", filepath.Join(dir, "config"))
-	for _, k := range []string{exporter.EnvEnabled, exporter.EnvDoNotTrack, exporter.EnvOTelDisabled, exporter.EnvDebug} {
+	for _, k := range []string{exporter.EnvDoNotTrack, exporter.EnvOTelDisabled, exporter.EnvDebug} {
 		t.Setenv(k, "")
 	}
+	// Off by default in a go test binary such as this one.
+	t.Setenv(exporter.EnvEnabled, "true")
 	sink := posthogtest.NewServer()
 	t.Cleanup(sink.Close)
 	t.Setenv(exporter.EnvHost, sink.URL)
@@ -217,7 +221,8 @@ func TestRunUntilCancelled(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if counts["workflow.langgraph.count"] != 1 || counts["feature.invoke.count"] != 1 {
-		t.Errorf("counters %v", counts)
+	beats := sink.Named("Heartbeat")
+	if len(counts) != 0 || len(beats) != 1 || beats[0].Properties["workflow.langgraph.count"] != float64(1) || beats[0].Properties["feature.invoke.count"] != float64(1) {
+		t.Errorf("counters %v left, Heartbeats %+v; want none left and workflow.langgraph.count 1 and feature.invoke.count 1 sent", counts, beats)
 	}
 }

@@ -150,12 +150,15 @@ func badFiles() []badFile {
 		}},
 		{name: "future-created_at", outcome: usable, setup: raw("user_id: " + id + "\ncreated_at: 2999-01-01T00:00:00Z\ncounters:\n  cli.version.count: 3\n"),
 			check: func(t *testing.T, s *sandbox, sink *posthogtest.Server, _ []posthogtest.Event) {
+				// The clock is repaired, and the installation, which never
+				// sent a Heartbeat, sends its first at the first run's end.
 				st := s.load()
-				if st.LastHeartbeatAt == nil || st.LastHeartbeatAt.After(time.Now()) {
-					t.Errorf("clock not repaired: last_heartbeat_at %v", st.LastHeartbeatAt)
+				if st.CreatedAt.After(time.Now()) || st.LastHeartbeatAt == nil || st.LastHeartbeatAt.After(time.Now()) {
+					t.Errorf("clock not repaired: created_at %v, last_heartbeat_at %v", st.CreatedAt, st.LastHeartbeatAt)
 				}
-				if n := len(sink.Events()); n != 0 {
-					t.Errorf("%d events sent, want none before 24h", n)
+				beats := eventsNamed(sink.Unique(), "Heartbeat")
+				if len(sink.Unique()) != 1 || len(beats) != 1 || beats[0].Properties["cli.version.count"] == nil {
+					t.Errorf("events %v, want one Heartbeat with the stored counts", sink.Unique())
 				}
 			}},
 		{name: "negative-counters", setup: raw("user_id: " + id + "\ncounters:\n  cli.version.count: -5\n")},

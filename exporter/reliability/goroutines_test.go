@@ -5,6 +5,7 @@ package reliability
 import (
 	"bytes"
 	"context"
+	"os"
 	"path/filepath"
 	"runtime/metrics"
 	"testing"
@@ -20,16 +21,19 @@ import (
 	"github.com/Idun-Group/idun-telemetry-go/instrument"
 )
 
-// isolate gives an in-process test its own HOME and XDG_CONFIG_HOME and
-// clears every variable the exporter reads; it returns the state file path.
+// isolate gives an in-process test its own HOME and XDG_CONFIG_HOME, clears
+// every variable the exporter reads and turns telemetry on with
+// IDUN_TELEMETRY_ENABLED=true: this is a go test binary, where it is off by
+// default. It returns the state file path.
 func isolate(t *testing.T) string {
 	t.Helper()
 	home := t.TempDir()
 	t.Setenv("HOME", home)
 	t.Setenv("XDG_CONFIG_HOME", filepath.Join(home, ".config"))
-	for _, k := range []string{exporter.EnvEnabled, exporter.EnvDoNotTrack, exporter.EnvOTelDisabled, exporter.EnvDebug, exporter.EnvHost} {
+	for _, k := range []string{exporter.EnvDoNotTrack, exporter.EnvOTelDisabled, exporter.EnvDebug, exporter.EnvHost} {
 		t.Setenv(k, "")
 	}
+	t.Setenv(exporter.EnvEnabled, "true")
 	return filepath.Join(home, ".config", "idun", "config.yaml")
 }
 
@@ -118,10 +122,14 @@ func TestReliabilityGoroutines(t *testing.T) {
 		{"DO_NOT_TRACK=1", [2]string{exporter.EnvDoNotTrack, "1"}, nil},
 		{"OTEL_SDK_DISABLED=true", [2]string{exporter.EnvOTelDisabled, "true"}, nil},
 		{"WithEnabled(false)", [2]string{}, []exporter.Option{exporter.WithEnabled(false)}},
+		// A host's own go test, as this binary is, with no variable.
+		{"go test", [2]string{}, nil},
 	}
 	for _, off := range offs {
 		t.Run("off/"+off.name, func(t *testing.T) {
-			isolate(t)
+			path := isolate(t)
+			// IDUN_TELEMETRY_ENABLED=true would outrank every other way.
+			t.Setenv(exporter.EnvEnabled, "")
 			if off.env[0] != "" {
 				t.Setenv(off.env[0], off.env[1])
 			}
@@ -140,10 +148,27 @@ func TestReliabilityGoroutines(t *testing.T) {
 			if srv.Requests() != 0 {
 				t.Errorf("%d requests", srv.Requests())
 			}
+			if home := filepath.Dir(filepath.Dir(filepath.Dir(path))); len(entries(t, home)) != 0 {
+				t.Errorf("created under HOME: %v", entries(t, home))
+			}
 			goleak.VerifyNone(t)
 		})
 	}
 	figure(t, "%d in-process runs against %d host behaviours and debug mode: 0 goroutines left after Shutdown (goleak); %d ways of turning telemetry off: 0 goroutines ever started (runtime/metrics /sched/goroutines-created unchanged across New, NewReader, MeterProvider, counting, ForceFlush, Shutdown)", checked, len(modes), len(offs))
+}
+
+// entries lists dir's entries.
+func entries(t *testing.T, dir string) []string {
+	t.Helper()
+	des, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, de := range des {
+		names = append(names, de.Name())
+	}
+	return names
 }
 
 // goroutinesCreated is the runtime's count of goroutines created since the

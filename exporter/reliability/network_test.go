@@ -220,8 +220,10 @@ func TestReliabilityNetwork(t *testing.T) {
 					t.Errorf("%s delivered %d times after healing", id, n)
 				}
 			}
-			if n := len(before) + len(delivered) - overlap(before, delivered); n != 3 {
-				t.Errorf("%d distinct events arrived from 3 new installations, want 3", n)
+			// Each new installation: a First run, and the first Heartbeat
+			// with its run's counts.
+			if n := len(before) + len(delivered) - overlap(before, delivered); n != 6 {
+				t.Errorf("%d distinct events arrived from 3 new installations, want 6", n)
 			}
 			dups := 0
 			for id, n := range before {

@@ -38,6 +38,40 @@ func canaries(t *testing.T, home string) []string {
 	return c
 }
 
+// ciValues are the values of ciCanaries: only searched for, not planted
+// through the host's counters (a host that names a counter after its
+// branch sends what it chose to count); what must not happen is the library
+// reading them from the environment.
+func ciValues() []string {
+	var vs []string
+	for _, kv := range ciCanaries {
+		_, v, _ := strings.Cut(kv, "=")
+		vs = append(vs, v)
+	}
+	return vs
+}
+
+// ciCanaries are what a CI job's environment says about the job, with
+// distinctive values, set in the privacy scenario's environment: only the
+// flag and the vendor's name may be sent, never a repository, branch, run
+// id, pull request or URL.
+var ciCanaries = []string{
+	"GITHUB_REPOSITORY=canary-org/canary-secret-repo",
+	"GITHUB_RUN_ID=8675309001234",
+	"GITHUB_REF_NAME=canary-branch-gh",
+	"GITHUB_HEAD_REF=canary-pr-head-ref",
+	"GITHUB_SERVER_URL=https://canary-ghe.example.net",
+	"CI_PROJECT_PATH=canary-group/canary-gitlab-project",
+	"CI_COMMIT_REF_NAME=canary-gitlab-branch",
+	"CI_MERGE_REQUEST_ID=7766554433",
+	"CI_PIPELINE_URL=https://gitlab.canary.example/pipelines/1",
+	"BUILDKITE_REPO=git@canary-bk.example:org/canary-bk-repo.git",
+	"BUILDKITE_BRANCH=canary-buildkite-branch",
+	"BUILDKITE_PULL_REQUEST=4455667788",
+	"CIRCLE_PROJECT_REPONAME=canary-circle-repo",
+	"CIRCLE_BRANCH=canary-circle-branch",
+}
+
 // spellings are the ways a canary could show up once a name was normalised.
 func spellings(c string) []string {
 	c = strings.ToLower(c)
@@ -68,6 +102,7 @@ func TestReliabilityPrivacy(t *testing.T) {
 	sink := newSink(t)
 	s := newSandbox(t, sink.URL)
 	cs := canaries(t, s.home)
+	searched := append(append([]string(nil), cs...), ciValues()...)
 	s.env = append(s.env,
 		"RELIABILITY_CANARIES="+strings.Join(cs, "\n"),
 		"HOSTNAME=canary-host-7f3a",
@@ -79,6 +114,10 @@ func TestReliabilityPrivacy(t *testing.T) {
 	if u, err := user.Current(); err == nil {
 		s.env = append(s.env, "USER="+u.Username, "LOGNAME="+u.Username)
 	}
+	// A CI job of several vendors at once, each with what it says about
+	// the job.
+	s.env = append(s.env, "CI=true", "GITHUB_ACTIONS=true", "GITLAB_CI=true", "BUILDKITE=true", "CIRCLECI=true")
+	s.env = append(s.env, ciCanaries...)
 
 	// A new installation: First run.
 	s.hostprog("-canaries", "-grace", "5s").silent(t, "first run", 0)
@@ -95,26 +134,34 @@ func TestReliabilityPrivacy(t *testing.T) {
 	s.hostprog("-grace", "5s").silent(t, "drain run", 0)
 	noRejects(t, sink)
 
+	// Each planting run's counts went at its end (a CI job).
 	beats := eventsNamed(sink.Events(), "Heartbeat")
-	if len(beats) != 1 || len(eventsNamed(sink.Events(), "First run")) != 1 {
-		t.Fatalf("want 1 First run and 1 Heartbeat, got %+v", sink.Events())
+	if len(beats) != 2 || len(eventsNamed(sink.Events(), "First run")) != 1 {
+		t.Fatalf("want 1 First run and 2 Heartbeats, got %+v", sink.Events())
 	}
-	if beats[0].Properties["feature.canary_carrier.count"] == nil || beats[0].Properties["cli.version.count"] == nil {
-		t.Errorf("the Heartbeat lacks the legitimate counters: %v", beats[0].Properties)
+	for _, beat := range beats {
+		if beat.Properties["feature.canary_carrier.count"] == nil || beat.Properties["cli.version.count"] == nil {
+			t.Errorf("a Heartbeat lacks the legitimate counters: %v", beat.Properties)
+		}
+	}
+	for _, ev := range sink.Events() {
+		if ev.Properties["ci"] != true || ev.Properties["ci.vendor"] == nil {
+			t.Errorf("%s does not say it came from CI: ci %v, ci.vendor %v", ev.Event, ev.Properties["ci"], ev.Properties["ci.vendor"])
+		}
 	}
 	file, _ := os.ReadFile(s.statePath())
 	checked := 0
 	for i, body := range sink.Bodies() {
 		checked += len(body)
-		if l := leaks(body, cs); len(l) != 0 {
+		if l := leaks(body, searched); len(l) != 0 {
 			t.Errorf("request %d carries %q:\n%s", i, l, body)
 		}
 	}
-	if l := leaks(file, cs); len(l) != 0 {
+	if l := leaks(file, searched); len(l) != 0 {
 		t.Errorf("the state file carries %q:\n%s", l, file)
 	}
 	st := s.load()
-	if len(st.Sent) != 2 {
+	if len(st.Sent) != 2 { // the last of each name
 		t.Errorf("sent events in the state file: %d, want 2", len(st.Sent))
 	}
 
@@ -126,7 +173,7 @@ func TestReliabilityPrivacy(t *testing.T) {
 	if r.code != 0 || len(r.stdout) != 0 || !bytes.Contains(r.stderr, []byte(`"Heartbeat"`)) {
 		t.Errorf("debug run: %v", r)
 	}
-	if l := leaks(r.stderr, cs); len(l) != 0 {
+	if l := leaks(r.stderr, searched); len(l) != 0 {
 		t.Errorf("debug output carries %q:\n%s", l, r.stderr)
 	}
 
@@ -148,7 +195,7 @@ func TestReliabilityPrivacy(t *testing.T) {
 			t.Errorf("WithVersion(%q): %d First run", c, len(got))
 		}
 	}
-	figure(t, "%d canaries (%s) planted through helpers, Recorder, counter names in every namespace, attributes, meter names and versions, the resource, the environment and WithVersion: 0 found in %d request bodies (%d bytes), the state file (%d sent events) or the debug output", len(cs), strings.Join(kinds(), ", "), len(sink.Bodies())+versions, checked, len(st.Sent))
+	figure(t, "%d canaries (%s) planted through helpers, Recorder, counter names in every namespace, attributes, meter names and versions, the resource, the environment and WithVersion, and %d CI job values (repository, branch, run id, pull request, URL of 4 vendors) in the environment: 0 found in %d request bodies (%d bytes), the state file (%d sent events) or the debug output", len(cs), strings.Join(kinds(), ", "), len(ciCanaries), len(sink.Bodies())+versions, checked, len(st.Sent))
 }
 
 func kinds() []string {

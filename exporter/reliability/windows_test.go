@@ -3,6 +3,7 @@
 package reliability
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -52,13 +53,33 @@ func TestReliabilityWindows(t *testing.T) {
 	}
 }
 
-// unsentCounts is every count an installation holds that has not gone out
-// in an event, the journal's included.
-func unsentCounts(t *testing.T, path string) map[string]int64 {
+// storedCounts is every count an installation holds that is not in an
+// event yet, the journal's included.
+func storedCounts(t *testing.T, path string) map[string]int64 {
 	t.Helper()
 	c, err := state.New(path).Counts()
 	if err != nil {
 		t.Fatalf("counts: %v", err)
+	}
+	return c
+}
+
+// unsentCounts is every count an installation holds that has not been
+// delivered: not yet in an event (the journal's included), or in a queued
+// one.
+func unsentCounts(t *testing.T, path string) map[string]int64 {
+	t.Helper()
+	c := storedCounts(t, path)
+	st, err := state.New(path).Load()
+	if err != nil {
+		t.Fatalf("state: %v", err)
+	}
+	for _, ev := range st.Pending {
+		for k, v := range ev.Properties {
+			if n, ok := v.(int); ok && strings.Contains(k, ".") && strings.HasSuffix(k, ".count") {
+				c[k] += int64(n)
+			}
+		}
 	}
 	return c
 }
@@ -149,8 +170,11 @@ func windowsLocation(t *testing.T, w *wine) {
 	if _, err := state.New(filepath.Join(app, "config.yaml")).Load(); err != nil {
 		t.Fatalf("no state file in LocalAppData: %v", err)
 	}
-	if n := unsentCounts(t, filepath.Join(app, "config.yaml"))["cli.version.count"]; n != 3 {
-		t.Errorf("LocalAppData's file counts %d runs, want 3", n)
+	// The first run's count went in the installation's first Heartbeat.
+	appKept := unsentCounts(t, filepath.Join(app, "config.yaml"))["cli.version.count"]
+	appSent := delivered(sink, "cli.version.count")
+	if appKept+appSent != 3 {
+		t.Errorf("LocalAppData's installation counts %d kept + %d delivered runs, want 3", appKept, appSent)
 	}
 	for _, p := range []string{unixXDG, filepath.Join(s.root, "relative"), s.config} {
 		if exists(p) {
@@ -169,10 +193,10 @@ func windowsLocation(t *testing.T, w *wine) {
 	if got, want := status(t, s, false).ConfigPath, winPath(s.config)+`\idun\config.yaml`; got != want {
 		t.Errorf("status says the file is %q, want %q", got, want)
 	}
-	if n := unsentCounts(t, s.statePath())["cli.version.count"]; n != 1 {
-		t.Errorf("XDG_CONFIG_HOME's file counts %d runs, want 1", n)
+	if n, sent := unsentCounts(t, s.statePath())["cli.version.count"], delivered(sink, "cli.version.count")-appSent; n+sent != 1 {
+		t.Errorf("XDG_CONFIG_HOME's installation counts %d kept + %d delivered runs, want 1", n, sent)
 	}
-	if n := unsentCounts(t, filepath.Join(app, "config.yaml"))["cli.version.count"]; n != 3 {
+	if n := unsentCounts(t, filepath.Join(app, "config.yaml"))["cli.version.count"]; n != appKept {
 		t.Errorf("LocalAppData's file changed by a run with XDG_CONFIG_HOME set")
 	}
 	figure(t, "state file in %s with XDG_CONFIG_HOME unset, a Unix path or a relative one (3 of 3 runs there); in %s\\idun with XDG_CONFIG_HOME=%s", want, winPath(s.config), winPath(s.config))
@@ -198,7 +222,7 @@ func windowsConcurrency(t *testing.T, w *wine) {
 // releases them together once all are there, and checks that every count
 // each added is in the file, sent or queued, that no run had telemetry
 // turned off, and that the installation has one user_id and one First run
-// (a new installation) or one Heartbeat (due: the file holds 15 counts and
+// (a new winInstallation) or one Heartbeat (due: the file holds 15 counts and
 // its last Heartbeat is 25 hours old).
 func windowsHostRound(t *testing.T, w *wine, n int, due bool) {
 	sink := newSink(t)
@@ -230,9 +254,11 @@ func windowsHostRound(t *testing.T, w *wine, n int, due bool) {
 		t.Errorf("telemetry off in %d of %d runs, decided by %v: another run's write must never turn a run off", offRuns, n, off)
 	}
 	added := int64(n*countsPerProcess) + sum(stored)
-	want := installation{firstRuns: 1}
+	// A new installation also sends its first Heartbeat at the end of its
+	// first runs.
+	want := winInstallation{firstRuns: 1, heartbeats: 1}
 	if due {
-		want = installation{heartbeats: 1}
+		want = winInstallation{heartbeats: 1}
 	}
 	kept := checkInstallation(t, s, sink, added, want)
 	figure(t, "%d hostprog.exe released together (the last exited %s after the release): %d of %d counts kept (%d stored before); telemetry off in %d runs %v",
@@ -265,19 +291,19 @@ func windowsCLIRound(t *testing.T, w *wine, n int) {
 			t.Errorf("cli %d: %v", i, r)
 		}
 	}
-	kept := checkInstallation(t, s, sink, int64(n+1), installation{firstRuns: 1})
+	kept := checkInstallation(t, s, sink, int64(n+1), winInstallation{firstRuns: 1, heartbeats: 1})
 	figure(t, "%d cli.exe version at once (+1 before), all done in %s: %d of %d counts kept",
 		n, ms(took), kept, n+1)
 }
 
 // installation is how many distinct events of each kind an installation
 // must have sent after a round.
-type installation struct{ firstRuns, heartbeats int }
+type winInstallation struct{ firstRuns, heartbeats int }
 
 // checkInstallation drains what the runs left queued, then checks counts
 // persisted + sent + queued = added, exactly, the distinct events sent, one
 // user_id, and that telemetry is still on. It returns the counts kept.
-func checkInstallation(t *testing.T, s *sandbox, sink *posthogtest.Server, added int64, want installation) int64 {
+func checkInstallation(t *testing.T, s *sandbox, sink *posthogtest.Server, added int64, want winInstallation) int64 {
 	t.Helper()
 	var userID string
 	if st, err := loadIfExists(s.statePath()); err == nil && st != nil {
@@ -293,7 +319,7 @@ func checkInstallation(t *testing.T, s *sandbox, sink *posthogtest.Server, added
 	if userID != "" && st.UserID != userID {
 		t.Errorf("user_id changed by the drain run: %s -> %s", userID, st.UserID)
 	}
-	persisted := sum(unsentCounts(t, s.statePath()))
+	persisted := sum(storedCounts(t, s.statePath()))
 	heartbeats := eventsNamed(sink.Unique(), "Heartbeat")
 	sent := eventCounts(heartbeats)
 	var queued int64
@@ -304,7 +330,7 @@ func checkInstallation(t *testing.T, s *sandbox, sink *posthogtest.Server, added
 	if kept != added {
 		t.Errorf("counts: %d added != %d persisted + %d sent + %d queued (%d lost)", added, persisted, sent, queued, added-kept)
 	}
-	got := installation{firstRuns: len(eventsNamed(sink.Unique(), "First run")), heartbeats: len(heartbeats)}
+	got := winInstallation{firstRuns: len(eventsNamed(sink.Unique(), "First run")), heartbeats: len(heartbeats)}
 	if got != want {
 		t.Errorf("distinct events sent: %+v, want %+v", got, want)
 	}
@@ -533,8 +559,8 @@ func windowsFailingHost(t *testing.T, w *wine) {
 					t.Errorf("%s: exit %v later than with telemetry off (grace %v)", what, d, grace)
 				}
 			}
-			if n := len(sh.load().Pending) + len(sc.load().Pending); n != 2 {
-				t.Errorf("%d events queued by the two new installations, want their 2 First run", n)
+			if n := len(sh.load().Pending) + len(sc.load().Pending); n != 4 {
+				t.Errorf("%d events queued by the two new installations, want their 2 First run and 2 first Heartbeats", n)
 			}
 			figure(t, "exit codes kept, 0 bytes on stdout/stderr; hostprog.exe's Shutdown %s; added exit time: hostprog.exe %s, cli.exe version %s", ms(shutdown), ms(addHost), ms(addCLI))
 		})
@@ -646,15 +672,34 @@ func windowsKill(t *testing.T, w *wine) {
 	if offRuns != 0 {
 		t.Errorf("telemetry off in %d of %d runs, decided by %v: another run's write must never turn a run off", offRuns, kills, off)
 	}
-	persisted := unsentCounts(t, s.statePath())["cli.crash.count"]
+	// The installation's first Heartbeat took its first flushes' counts:
+	// they count as persisted, delivered or still queued.
+	persisted := storedCounts(t, s.statePath())["cli.crash.count"]
+	beats := map[string]bool{}
+	for _, ev := range eventsNamed(sink.Unique(), "Heartbeat") {
+		beats[ev.UUID] = true
+		persisted += counterSum(map[string]any{"cli.crash.count": ev.Properties["cli.crash.count"]})
+	}
+	for _, ev := range pendingNamed(st, "Heartbeat") {
+		if !beats[ev.UUID] {
+			persisted += counterSum(map[string]any{"cli.crash.count": ev.Properties["cli.crash.count"]})
+		}
+	}
 	if persisted < acked {
 		t.Errorf("lost flushed counts: %d flushed before the kills, %d persisted (%d lost)", acked, persisted, acked-persisted)
 	}
 	if persisted > acked+int64(kills) {
 		t.Errorf("counted twice: %d persisted > %d flushed + %d in flight at the kills", persisted, acked, kills)
 	}
-	if left, _ := filepath.Glob(filepath.Join(s.config, "idun", ".config.yaml*.tmp")); len(left) != 0 {
-		t.Errorf("temporary files left after a normal run: %v", left)
+	// The next fold writes over what the kills left (the test folds: runs
+	// with nothing due do not write the file).
+	if err := state.New(s.statePath()).Fold(context.Background(), func(*state.State) error { return nil }); err != nil {
+		t.Fatalf("fold after the kills: %v", err)
+	}
+	left, _ := filepath.Glob(filepath.Join(s.config, "idun", ".*.tmp"))
+	folding, _ := filepath.Glob(filepath.Join(s.config, "idun", "counts.*.folding"))
+	if len(left) != 0 || len(folding) != 0 {
+		t.Errorf("temporary or folding files left after the next fold: %v %v", left, folding)
 	}
 	noRejects(t, sink)
 	if first := eventsNamed(sink.Unique(), "First run"); len(first) != 1 || (firstSeen != "" && first[0].UUID != firstSeen) {
