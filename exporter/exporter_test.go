@@ -446,11 +446,14 @@ func TestDebugModePrintsAndSendsNothing(t *testing.T) {
 		t.Errorf("debug mode sent %d requests", srv.Requests())
 	}
 	lines := strings.Split(strings.TrimSpace(buf.String()), "\n")
-	if len(lines) != 1 {
+	if len(lines) != 2 {
 		t.Fatalf("debug printed %d lines: %q", len(lines), buf.String())
 	}
+	if want := `{"telemetry":"decision","enabled":true,"source":"default","reason":"on by default"}`; lines[0] != want {
+		t.Errorf("first debug line %s, want the decision %s", lines[0], want)
+	}
 	var ev map[string]any
-	if err := json.Unmarshal([]byte(lines[0]), &ev); err != nil {
+	if err := json.Unmarshal([]byte(lines[1]), &ev); err != nil {
 		t.Fatalf("not JSON: %v", err)
 	}
 	st := load(t, filepath.Join(cfgHome, "idun", "config.yaml"))

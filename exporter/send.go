@@ -11,8 +11,6 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/posthog/posthog-go"
-
-	"github.com/Idun-Group/idun-telemetry-go/sanitize"
 	"github.com/Idun-Group/idun-telemetry-go/state"
 )
 
@@ -109,7 +107,7 @@ func (e *Exporter) printOutbox() {
 			continue
 		}
 		e.printed[ev.UUID] = true
-		ev.Properties = sanitize.Properties(ev.Properties)
+		ev.Properties = e.cfg.policy.Properties(ev.Properties)
 		b, err := json.Marshal(ev)
 		if err != nil {
 			continue
@@ -143,7 +141,7 @@ func (e *Exporter) send(batch []state.Event) []state.Event {
 			DistinctId: ev.DistinctID,
 			Event:      ev.Event,
 			Timestamp:  ev.Timestamp,
-			Properties: posthog.Properties(sanitize.Properties(ev.Properties)),
+			Properties: posthog.Properties(e.cfg.policy.Properties(ev.Properties)),
 		})
 	}
 	_ = client.Close()

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -43,8 +44,8 @@ func home(t *testing.T, env ...string) (sink *posthogtest.Server, path, dir stri
 	t.Setenv(exporter.EnvHost, sink.URL)
 	xdg.Reload()
 	path = filepath.Join(dir, "config", "idun", "config.yaml")
-	if got := statePath(); got != path {
-		t.Fatalf("statePath() = %q, want %q", got, path)
+	if r, _ := exporter.Status(telemetryOptions(io.Discard)...); r.ConfigPath != path {
+		t.Fatalf("the CLI's state file is %q, want %q", r.ConfigPath, path)
 	}
 	return sink, path, dir
 }
