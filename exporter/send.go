@@ -11,6 +11,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/posthog/posthog-go"
+
 	"github.com/Idun-Group/idun-telemetry-go/state"
 )
 
