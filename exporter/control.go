@@ -70,7 +70,7 @@ func Status(opts ...Option) (StatusReport, error) {
 // environment outranks the file: the report's Decision says whether the
 // choice takes effect. A mistake in the options (see New) does not keep a
 // user from choosing, unless it leaves the state file unknown (an invalid
-// WithApp); the error says why nothing was written.
+// WithApp without WithConfigPath); the error says why nothing was written.
 func SetEnabled(ctx context.Context, on bool, opts ...Option) (StatusReport, error) {
 	cfg := newConfig(opts)
 	if err := pathError(cfg); err != nil {
@@ -101,8 +101,8 @@ func Reset(ctx context.Context, opts ...Option) (StatusReport, error) {
 
 // pathError refuses a change when the options leave the state file unknown.
 func pathError(cfg config) error {
-	if err := checkApp(cfg.app.Name); err != nil {
-		return err
+	if cfg.path == "" { // an invalid WithApp, and no WithConfigPath
+		return cfg.err
 	}
 	if d, bad := badPath(cfg); bad {
 		return errors.New(d.Reason)

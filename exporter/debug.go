@@ -71,8 +71,10 @@ func (e *Exporter) printDebug(l debugLine) {
 // printDecision is New's line in debug mode: whether telemetry is on, and
 // why.
 func (e *Exporter) printDecision() {
-	d := e.decision
-	e.printDebug(debugLine{Telemetry: "decision", Decision: &d})
+	e.decisionOnce.Do(func() {
+		d := e.Decision()
+		e.printDebug(debugLine{Telemetry: "decision", Decision: &d})
+	})
 }
 
 // reportDrop prints, in debug mode, a counter an export leaves out and the

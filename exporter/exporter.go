@@ -57,6 +57,8 @@ type Exporter struct {
 	// readers counts the readers of NewReader not yet shut down; the last
 	// one shuts the exporter down. Guarded by mu.
 	readers int
+	// decisionOnce prints the decision once in debug mode.
+	decisionOnce sync.Once
 
 	// notice is the writer of WithNotice when the notice can be shown
 	// there (a terminal, not CI); hold keeps this run from sending once
@@ -120,6 +122,7 @@ func New(opts ...Option) (exp *Exporter, err error) {
 	if cfg.debug != nil {
 		e.printed = map[string]bool{}
 	}
+	e.printDecision() // before any event debug mode prints
 	missing := errors.Is(loadErr, fs.ErrNotExist)
 	e.holdForNotice(missing || st.UserID == "")
 	e.start(st, missing)
