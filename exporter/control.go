@@ -128,7 +128,7 @@ func report(cfg config) StatusReport {
 		return r
 	}
 	store := state.New(cfg.path)
-	st, err := store.Load()
+	st, err := loadState(store)
 	r.Decision = decide(cfg, st, err)
 	switch {
 	case err == nil:
@@ -161,8 +161,13 @@ func (r *StatusReport) fill(store *state.Store, st *state.State) {
 	}
 }
 
-// The state file is read and changed by the three functions below, and
+// The state file is read and changed by the four functions below, and
 // nowhere else in this file.
+
+// loadState reads the state file; it creates nothing.
+func loadState(store *state.Store) (*state.State, error) {
+	return store.Load()
+}
 
 // unsentCounts returns every count of the installation not sent yet, by
 // heartbeat key.
@@ -184,7 +189,7 @@ func writeEnabled(ctx context.Context, store *state.Store, on bool) error {
 // and returns an fs.ErrNotExist error: creating one here would make an
 // identity without the First run the exporter queues for a new one.
 func resetInstallation(ctx context.Context, store *state.Store, now time.Time) error {
-	if _, err := store.Load(); err != nil {
+	if _, err := loadState(store); err != nil {
 		return err
 	}
 	return store.Update(ctx, func(st *state.State) error {
