@@ -43,8 +43,8 @@ type Exporter struct {
 	debugMu  sync.Mutex
 	printed  map[string]bool // debug mode: events already printed; flushes never overlap
 
-	// exportMu serializes Exports, which share the state file's view of
-	// each reader's running totals.
+	// exportMu serializes Exports; it guards seen, each reader's own
+	// record (readerExporter.seen) and dropped.
 	exportMu sync.Mutex
 	// seen holds, by heartbeat key, the running total of the SDK's
 	// cumulative sums already added to the state file, for the exports

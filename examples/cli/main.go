@@ -11,8 +11,11 @@
 // help; run "cli help" for details. Exit codes: 0 success, 1 failure, 2 usage
 // error, 130 interrupted.
 //
-// Telemetry never changes what the CLI prints or how it exits. Turn it off
+// Telemetry never changes what the CLI prints or how it exits, but for a
+// notice on stderr, once per installation, when stderr is a terminal
+// (exporter.WithNotice); the run that shows it sends nothing. Turn it off
 // with IDUN_TELEMETRY_ENABLED=false, DO_NOT_TRACK=1 or "cli telemetry disable".
+// The telemetry commands are package telemetrycmd's.
 package main
 
 import (
