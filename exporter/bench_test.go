@@ -563,3 +563,49 @@ func TestOverheadSmoke(t *testing.T) {
 		t.Errorf("New took %v at best; budget 1 ms (smoke limit 20 ms)", fastest)
 	}
 }
+
+// BenchmarkViewHistogram measures the host's histogram Record when a view
+// gives the histogram an explicit Aggregation, which the SDK applies to
+// every reader of the provider, ours included. x-host is the ratio to the
+// host's provider alone. With telemetry off, ProviderOptions adds nothing
+// (budget: the same cost); NewReader's off reader is what the README told
+// hosts to register before, and the view makes the SDK aggregate for it.
+func BenchmarkViewHistogram(b *testing.B) {
+	view := sdkmetric.WithView(sdkmetric.NewView(
+		sdkmetric.Instrument{Name: "http.server.duration"},
+		sdkmetric.Stream{Aggregation: sdkmetric.AggregationExplicitBucketHistogram{Boundaries: []float64{1, 5, 10, 50, 100, 500}}},
+	))
+	off, _ := exporter.New(exporter.WithEnabled(false))
+	on, _ := quietExporter(b)
+	record := func(extra ...sdkmetric.Option) func() {
+		mp := sdkmetric.NewMeterProvider(append([]sdkmetric.Option{sdkmetric.WithReader(sdkmetric.NewManualReader()), view}, extra...)...)
+		b.Cleanup(func() { _ = mp.Shutdown(context.Background()) })
+		h, err := mp.Meter("host").Float64Histogram("http.server.duration")
+		if err != nil {
+			b.Fatal(err)
+		}
+		ctx := context.Background()
+		return func() { h.Record(ctx, 12.5) }
+	}
+	host := record()
+	for _, tc := range []struct {
+		name string
+		fn   func()
+	}{
+		{"host", host},
+		{"off/ProviderOptions", record(exporter.ProviderOptions(off)...)},
+		{"off/NewReader", record(sdkmetric.WithReader(exporter.NewReader(off)))},
+		{"on/ProviderOptions", record(exporter.ProviderOptions(on)...)},
+	} {
+		b.Run(tc.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				tc.fn()
+			}
+			b.StopTimer()
+			if tc.name != "host" {
+				b.ReportMetric(paired(tc.fn, host, false).ratio, "x-host")
+			}
+		})
+	}
+}

@@ -14,11 +14,15 @@ import (
 // Source names what decided whether telemetry is on.
 type Source string
 
-// The sources, strongest first.
+// The sources, strongest first. The environment variables' sources are
+// their names; those of IDUN_TELEMETRY_ENABLED and IDUN_TELEMETRY_HOST are
+// the application's (ACME_TELEMETRY_ENABLED with WithApp("acme")).
 const (
+	SourceInvalid      Source = "invalid-configuration"
 	SourceEnvEnabled   Source = EnvEnabled
 	SourceDoNotTrack   Source = EnvDoNotTrack
 	SourceOTelDisabled Source = EnvOTelDisabled
+	SourceEnvHost      Source = EnvHost
 	SourceOption       Source = "option"
 	// SourceGoTest: the process is a go test binary, where telemetry is
 	// off unless IDUN_TELEMETRY_ENABLED turns it on.
@@ -30,16 +34,17 @@ const (
 
 // Decision says whether telemetry is on for this process and why.
 type Decision struct {
-	Enabled bool
-	Source  Source
+	Enabled bool   `json:"enabled"`
+	Source  Source `json:"source"`
 	// Reason is a sentence for people, e.g. for a CLI's status command.
-	Reason string
+	Reason string `json:"reason"`
 }
 
 // Decide resolves enablement as New does, without creating anything: the
-// environment first, then the options, then go test (off in a test binary
-// unless IDUN_TELEMETRY_ENABLED=true), all without reading anything, then
-// the state file's telemetry_enabled.
+// options' mistakes first (see New), then the environment (when it turns
+// telemetry off, nothing is read), then the options, then go test (off in a
+// test binary unless IDUN_TELEMETRY_ENABLED=true), all without reading
+// anything, then the state file's telemetry_enabled.
 func Decide(opts ...Option) Decision {
 	cfg := newConfig(opts)
 	if d, ok := early(cfg); ok && !d.Enabled {
@@ -65,18 +70,22 @@ func badPath(cfg config) (Decision, bool) {
 	return Decision{false, SourceConfigInvalid, "no absolute path for the state file: " + cfg.path}, true
 }
 
-// early decides from what needs no disk: the environment, then the options,
-// then whether this is a go test binary. A host's own tests must neither
-// write under $HOME, nor reach the network, nor count as adoption.
+// early decides from what needs no disk: the options' mistakes, the
+// environment, the options, then whether this is a go test binary. A host's
+// own tests must neither write under $HOME, nor reach the network, nor
+// count as adoption.
 func early(cfg config) (Decision, bool) {
-	if d, ok := envDecision(); ok {
+	if cfg.err != nil {
+		return Decision{false, SourceInvalid, "telemetry is off: " + cfg.err.Error()}, true
+	}
+	if d, ok := envDecision(cfg); ok {
 		return d, true
 	}
 	if cfg.disabled {
 		return Decision{false, SourceOption, "the application turned telemetry off"}, true
 	}
 	if goTest() {
-		return Decision{false, SourceGoTest, "off under go test unless " + EnvEnabled + "=true"}, true
+		return Decision{false, SourceGoTest, "off under go test unless " + cfg.app.EnvEnabled + "=true"}, true
 	}
 	return Decision{}, false
 }
@@ -88,23 +97,49 @@ var goTest = testing.Testing
 
 // envDecision reads the environment variables, strongest first. ok is false
 // when none of them decides.
-func envDecision() (d Decision, ok bool) {
-	if v := strings.TrimSpace(os.Getenv(EnvEnabled)); v != "" {
-		if truthy(v) {
-			return Decision{true, SourceEnvEnabled, EnvEnabled + " enables telemetry"}, true
+func envDecision(cfg config) (d Decision, ok bool) {
+	enabled := cfg.app.EnvEnabled
+	if v := strings.TrimSpace(os.Getenv(enabled)); v != "" {
+		if !truthy(v) {
+			// Any other value, a typo of "false" included, must not send.
+			return Decision{false, Source(enabled), enabled + " disables telemetry"}, true
 		}
-		// Any other value, a typo of "false" included, must not send.
-		return Decision{false, SourceEnvEnabled, EnvEnabled + " disables telemetry"}, true
-	}
-	switch strings.ToLower(strings.TrimSpace(os.Getenv(EnvDoNotTrack))) {
-	case "", "0", "false":
-	default:
+		// It outranks DO_NOT_TRACK and OTEL_SDK_DISABLED, not a broken host.
+		d, ok = Decision{true, Source(enabled), enabled + " enables telemetry"}, true
+	} else if !falsy(os.Getenv(EnvDoNotTrack)) {
 		return Decision{false, SourceDoNotTrack, EnvDoNotTrack + " is set"}, true
-	}
-	if strings.EqualFold(strings.TrimSpace(os.Getenv(EnvOTelDisabled)), "true") {
+	} else if strings.EqualFold(strings.TrimSpace(os.Getenv(EnvOTelDisabled)), "true") {
 		return Decision{false, SourceOTelDisabled, EnvOTelDisabled + "=true"}, true
 	}
-	return Decision{}, false
+	// A host that is not a URL is the operator's mistake, not the
+	// developer's: telemetry is off, and New returns no error.
+	if cfg.envHostErr != nil {
+		why := strings.TrimPrefix(cfg.envHostErr.Error(), ErrInvalidConfig.Error()+": ")
+		return Decision{false, Source(cfg.app.EnvHost), "telemetry is off: " + cfg.app.EnvHost + " is not usable: " + why}, true
+	}
+	return d, ok
+}
+
+// falsy is DO_NOT_TRACK's "not set": empty, 0 or false.
+func falsy(v string) bool {
+	switch strings.ToLower(strings.TrimSpace(v)) {
+	case "", "0", "false":
+		return true
+	}
+	return false
+}
+
+// byEnvironment reports whether d is an environment variable's opt-out,
+// under which nothing reads the disk.
+func byEnvironment(cfg config, d Decision) bool {
+	if d.Enabled {
+		return false
+	}
+	switch d.Source {
+	case Source(cfg.app.EnvEnabled), SourceDoNotTrack, SourceOTelDisabled, Source(cfg.app.EnvHost):
+		return true
+	}
+	return false
 }
 
 // decide finishes the decision with the loaded state file. A file that

@@ -18,7 +18,7 @@ const (
 
 // newEvent fixes an event's identity, time and properties when it is built:
 // a retry must resend exactly the same event for PostHog to drop duplicates.
-func newEvent(name, userID string, now time.Time, props map[string]any) (state.Event, error) {
+func newEvent(name, userID string, now time.Time, props map[string]any, policy sanitize.Policy) (state.Event, error) {
 	id, err := uuid.NewRandom()
 	if err != nil {
 		return state.Event{}, err
@@ -28,7 +28,7 @@ func newEvent(name, userID string, now time.Time, props map[string]any) (state.E
 		Event:      name,
 		DistinctID: userID,
 		Timestamp:  now.UTC(),
-		Properties: sanitize.Properties(props),
+		Properties: policy.Properties(props),
 	}, nil
 }
 
@@ -83,8 +83,7 @@ func fixClock(st *state.State, now time.Time) {
 // counters that made it through the sanitizer leave st.Counters: one that
 // did not fit (the payload cap) waits for the next Heartbeat, one that can
 // never be sent (a bad name) is dropped.
-func queueHeartbeat(st *state.State, now time.Time, version string) error {
-	props := systemProperties(version)
+func queueHeartbeat(st *state.State, now time.Time, props map[string]any, policy sanitize.Policy) error {
 	for name, n := range st.Counters {
 		if key, ok := sanitize.CounterName(name); !ok || key != name || n <= 0 || carriesLocal(name) {
 			delete(st.Counters, name)
@@ -92,7 +91,7 @@ func queueHeartbeat(st *state.State, now time.Time, version string) error {
 		}
 		props[name] = n
 	}
-	ev, err := newEvent(EventHeartbeat, st.UserID, now, props)
+	ev, err := newEvent(EventHeartbeat, st.UserID, now, props, policy)
 	if err != nil {
 		return err
 	}

@@ -2,9 +2,11 @@ package exporter_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"sort"
 	"time"
 
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
@@ -46,11 +48,48 @@ func Example() {
 	_ = mp.Shutdown(ctx)
 
 	fmt.Println("enabled:", exp.Enabled())
-	for _, ev := range posthog.Events() {
+	// One request per event: they arrive in any order.
+	events := posthog.Events()
+	sort.Slice(events, func(i, j int) bool { return events[i].Timestamp < events[j].Timestamp })
+	for _, ev := range events {
 		fmt.Println(ev.Event, ev.Properties["libraries.idun"])
 	}
 	// Output:
 	// enabled: true
 	// First run 1.2.3
 	// Heartbeat 1.2.3
+}
+
+// New reports a mistake in the options, here a host without its scheme, and
+// returns an Exporter that does nothing.
+func ExampleNew_invalidHost() {
+	exp, err := exporter.New(exporter.WithHost("eu.i.posthog.com"))
+	fmt.Println(err)
+	fmt.Println(errors.Is(err, exporter.ErrInvalidConfig), exp.Enabled())
+	// Output:
+	// exporter: invalid configuration: host "eu.i.posthog.com": want an absolute http:// or https:// URL, such as https://us.i.posthog.com
+	// true false
+}
+
+// Another program counts its usage under its own name.
+func ExampleAppOf() {
+	app, err := exporter.AppOf(exporter.WithApp("acme-cli"))
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Println(app.EnvEnabled, app.EnvDebug, app.EnvHost, app.VersionKey)
+	// Output:
+	// ACME_CLI_TELEMETRY_ENABLED ACME_CLI_TELEMETRY_DEBUG ACME_CLI_TELEMETRY_HOST libraries.acme-cli
+}
+
+// With telemetry off, ProviderOptions adds nothing to the provider.
+func ExampleProviderOptions() {
+	exp, _ := exporter.New(exporter.WithApp("example"), exporter.WithEnabled(false))
+	opts := []sdkmetric.Option{sdkmetric.WithReader(sdkmetric.NewManualReader())}
+	opts = append(opts, exporter.ProviderOptions(exp)...)
+	fmt.Println(len(opts))
+	mp := sdkmetric.NewMeterProvider(opts...)
+	_ = mp.Shutdown(context.Background())
+	// Output: 1
 }

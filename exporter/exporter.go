@@ -3,6 +3,7 @@ package exporter
 import (
 	"context"
 	"errors"
+	"io"
 	"io/fs"
 	"sync"
 	"sync/atomic"
@@ -42,10 +43,13 @@ type Exporter struct {
 	debugMu  sync.Mutex
 	printed  map[string]bool // debug mode: events already printed; flushes never overlap
 
-	// exportMu serializes Exports, which share seen.
+	// exportMu serializes Exports; it guards seen, each reader's own
+	// record (readerExporter.seen) and dropped.
 	exportMu sync.Mutex
 	// seen holds, by heartbeat key, the running total of the SDK's
-	// cumulative sums already added to the state file.
+	// cumulative sums already added to the state file, for the exports
+	// that come through Export itself; each reader NewReader makes keeps
+	// its own (see readerExporter).
 	seen map[string]int64
 	// beat records that an Export of this process queued a Heartbeat; from
 	// then on only the daily rule applies (see heartbeatDue), so a process
@@ -56,6 +60,22 @@ type Exporter struct {
 	// held past foldWait, so that the next one in this run does not wait
 	// again.
 	lockStuck atomic.Bool
+	// dropped holds the counter names debug mode reported as dropped;
+	// guarded by exportMu.
+	dropped map[string]bool
+	// readers counts the readers of NewReader not yet shut down; the last
+	// one shuts the exporter down. Guarded by mu.
+	readers int
+	// decisionOnce prints the decision once in debug mode.
+	decisionOnce sync.Once
+
+	// notice is the writer of WithNotice when the notice can be shown
+	// there (a terminal, not CI); hold keeps this run from sending once
+	// it is (see notice.go), and madeID records that this run gave the
+	// installation its user_id.
+	notice io.Writer
+	hold   atomic.Bool
+	madeID atomic.Bool
 
 	shutdownOnce sync.Once
 }
@@ -69,12 +89,17 @@ var _ sdkmetric.Exporter = (*Exporter)(nil)
 // (queueing one "First run" event for a new installation) and, if the outbox
 // holds events or a Heartbeat is due, starts sending them in the background.
 //
-// New never fails for file or network trouble (telemetry is then off for the
-// process); the error is there for the OTel exporter convention and is
-// always nil.
+// New returns an error, wrapping ErrInvalidConfig, for a mistake in the
+// options: a WithHost that is not an absolute http or https URL, an empty or
+// malformed WithAPIKey, an invalid WithApp. The Exporter it returns with it
+// is off (its Decision says why) and usable, so a host may log the error and
+// go on. New never fails for file or network trouble, nor for a host from
+// the environment that is not a URL: that is the operator's, and turns
+// telemetry off with a Decision that says so.
 func New(opts ...Option) (exp *Exporter, err error) {
 	cfg := newConfig(opts)
 	e := &Exporter{cfg: cfg, idle: closedChan()}
+	defer e.printDecision()
 	defer func() {
 		if r := recover(); r != nil {
 			e.decision = Decision{false, SourceDefault, "telemetry is off: internal error"}
@@ -83,7 +108,7 @@ func New(opts ...Option) (exp *Exporter, err error) {
 	}()
 	if d, ok := early(cfg); ok && !d.Enabled {
 		e.decision = d
-		return e, nil
+		return e, cfg.err
 	}
 	if d, ok := badPath(cfg); ok {
 		e.decision = d
@@ -96,7 +121,7 @@ func New(opts ...Option) (exp *Exporter, err error) {
 		return e, nil
 	}
 	e.aggregate = true
-	e.envOn = e.decision.Source == SourceEnvEnabled
+	e.envOn = e.decision.Source == Source(cfg.app.EnvEnabled)
 	e.version = cfg.version
 	if e.version == "" {
 		e.version = buildVersion()
@@ -106,7 +131,11 @@ func New(opts ...Option) (exp *Exporter, err error) {
 	if cfg.debug != nil {
 		e.printed = map[string]bool{}
 	}
-	e.start(brief, errors.Is(loadErr, fs.ErrNotExist))
+	e.printDecision() // before any event debug mode prints
+	missing := errors.Is(loadErr, fs.ErrNotExist)
+	e.holdForNotice(missing || brief.UserID == "")
+	e.start(brief, missing)
+	e.showNotice()
 	return e, nil
 }
 
@@ -145,7 +174,8 @@ func (e *Exporter) prepare(st *state.State, now time.Time, soon bool) (beat bool
 		return false, err
 	}
 	if created {
-		ev, err := newEvent(EventFirstRun, st.UserID, now, systemProperties(e.version))
+		e.madeID.Store(true)
+		ev, err := newEvent(EventFirstRun, st.UserID, now, e.systemProperties(), e.cfg.policy)
 		if err != nil {
 			return false, err
 		}
@@ -154,7 +184,7 @@ func (e *Exporter) prepare(st *state.State, now time.Time, soon bool) (beat bool
 	fixClock(st, now)
 	isCI, _ := ciProbe()
 	if heartbeatDue(st.Brief(), now, soon, isCI) {
-		if err := queueHeartbeat(st, now, e.version); err != nil {
+		if err := queueHeartbeat(st, now, e.systemProperties(), e.cfg.policy); err != nil {
 			return false, err
 		}
 		beat = true
@@ -214,16 +244,28 @@ func (e *Exporter) Aggregation(k sdkmetric.InstrumentKind) sdkmetric.Aggregation
 // Export adds the counters' deltas to the state file and queues a Heartbeat
 // when one is due. It never returns an error: telemetry trouble must not
 // reach the SDK's error handler, which prints to stderr.
-func (e *Exporter) Export(ctx context.Context, rm *metricdata.ResourceMetrics) (err error) {
+//
+// Export remembers the running totals of cumulative sums it has added, so
+// it must be given the collections of one reader only. The readers of
+// NewReader keep their own record each, so one Exporter may serve several
+// MeterProviders through NewReader.
+func (e *Exporter) Export(ctx context.Context, rm *metricdata.ResourceMetrics) error {
+	return e.export(ctx, rm, &e.seen)
+}
+
+// export is Export with the record of running totals of the reader rm
+// comes from.
+func (e *Exporter) export(ctx context.Context, rm *metricdata.ResourceMetrics, seenp *map[string]int64) (err error) {
 	defer func() { _ = recover() }()
 	if !e.Enabled() || e.isClosed() {
 		return nil
 	}
 	e.exportMu.Lock()
 	defer e.exportMu.Unlock()
-	deltas, totals := counterSums(rm)
+	seen := *seenp
+	deltas, totals := counterSums(rm, e.reportDrop)
 	for name, total := range totals {
-		if n := total - e.seen[name]; n > 0 {
+		if n := total - seen[name]; n > 0 {
 			if deltas == nil {
 				deltas = make(map[string]int64, len(totals))
 			}
@@ -246,13 +288,14 @@ func (e *Exporter) Export(ctx context.Context, rm *metricdata.ResourceMetrics) (
 	// Counts that did not reach the store are added again next time. A
 	// total older than one already added (two collections racing to
 	// Export) adds nothing and is not remembered.
-	if err == nil {
-		if e.seen == nil {
-			e.seen = make(map[string]int64, len(totals))
+	if err == nil && len(totals) > 0 {
+		if seen == nil {
+			seen = make(map[string]int64, len(totals))
+			*seenp = seen
 		}
 		for name, total := range totals {
-			if total > e.seen[name] {
-				e.seen[name] = total
+			if total > seen[name] {
+				seen[name] = total
 			}
 		}
 	}
@@ -351,7 +394,8 @@ func (e *Exporter) dueOnDisk(now time.Time) bool {
 // all its attribute sets (attribute values never leave the process), by
 // heartbeat key: the delta sums, which are new counts, apart from the
 // cumulative ones, which are running totals since the process started.
-func counterSums(rm *metricdata.ResourceMetrics) (deltas, totals map[string]int64) {
+// Each metric left out is told to drop with the rule that left it out.
+func counterSums(rm *metricdata.ResourceMetrics, drop func(name, rule string)) (deltas, totals map[string]int64) {
 	if rm == nil {
 		return nil, nil
 	}
@@ -359,6 +403,9 @@ func counterSums(rm *metricdata.ResourceMetrics) (deltas, totals map[string]int6
 		for _, m := range sm.Metrics {
 			sum, ok := m.Data.(metricdata.Sum[int64])
 			if !ok || !sum.IsMonotonic {
+				if inNamespace(m.Name) {
+					drop(m.Name, ruleNotCounter)
+				}
 				continue
 			}
 			var out *map[string]int64
@@ -370,10 +417,11 @@ func counterSums(rm *metricdata.ResourceMetrics) (deltas, totals map[string]int6
 			default:
 				continue
 			}
-			name, ok := sanitize.CounterName(m.Name)
-			if !ok || carriesLocal(name) {
+			if rule, dropped := dropRule(m.Name); dropped {
+				drop(m.Name, rule)
 				continue
 			}
+			name, _ := sanitize.CounterName(m.Name)
 			var total int64
 			for _, dp := range sum.DataPoints {
 				if dp.Value > 0 {
@@ -402,6 +450,9 @@ func saturatingAdd(a, b int64) int64 {
 // kick starts a background flush of the outbox, or asks the running one to
 // go again.
 func (e *Exporter) kick() {
+	if e.hold.Load() {
+		return // the notice was shown: nothing leaves in this run
+	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if e.closed {
@@ -513,7 +564,13 @@ func closedChan() chan struct{} {
 // without options it runs no goroutine of its own for that (a runtime timer
 // does the 24-hourly export), with options it is a PeriodicReader that gets
 // them after the 24 h interval, so they may change it. When telemetry is
-// off, it is a ManualReader that is never read and aggregates nothing.
+// off, it is a ManualReader that is never read and aggregates nothing
+// (unless a view gives an instrument an explicit Aggregation: see
+// ProviderOptions).
+//
+// One Exporter may serve the readers of several MeterProviders: each reader
+// keeps its own record of what it has added, and the Exporter shuts down
+// (waiting for a send in flight, see Shutdown) with the last of them.
 func NewReader(exp *Exporter, opts ...sdkmetric.PeriodicReaderOption) sdkmetric.Reader {
 	if exp == nil || !exp.Enabled() {
 		return sdkmetric.NewManualReader(
@@ -523,5 +580,21 @@ func NewReader(exp *Exporter, opts ...sdkmetric.PeriodicReaderOption) sdkmetric.
 	if len(opts) == 0 {
 		return newReader(exp, HeartbeatInterval)
 	}
-	return sdkmetric.NewPeriodicReader(exp, append([]sdkmetric.PeriodicReaderOption{sdkmetric.WithInterval(HeartbeatInterval)}, opts...)...)
+	return sdkmetric.NewPeriodicReader(exp.forReader(), append([]sdkmetric.PeriodicReaderOption{sdkmetric.WithInterval(HeartbeatInterval)}, opts...)...)
+}
+
+// ProviderOptions returns the MeterProvider options that register exp: one
+// sdkmetric.WithReader(NewReader(exp, opts...)) when telemetry is on, none
+// when it is off. A view with an explicit Aggregation applies to every
+// reader of its provider, NewReader's off reader included, and the SDK then
+// aggregates for it what nobody reads; with ProviderOptions a program whose
+// telemetry is off has nothing of this module on its provider.
+//
+//	opts := []sdkmetric.Option{sdkmetric.WithReader(hostReader)}
+//	mp := sdkmetric.NewMeterProvider(append(opts, exporter.ProviderOptions(exp)...)...)
+func ProviderOptions(exp *Exporter, opts ...sdkmetric.PeriodicReaderOption) []sdkmetric.Option {
+	if exp == nil || !exp.Enabled() {
+		return nil
+	}
+	return []sdkmetric.Option{sdkmetric.WithReader(NewReader(exp, opts...))}
 }

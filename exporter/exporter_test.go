@@ -482,6 +482,12 @@ func TestDebugModePrintsAndSendsNothing(t *testing.T) {
 	}
 	// The First run, and the first Heartbeat queued at the run's end.
 	lines := strings.Split(strings.TrimSpace(buf.String()), "\n")
+	// The decision line first, then the First run and the first Heartbeat
+	// queued at the run's end.
+	if want := `{"telemetry":"decision","enabled":true,"source":"default","reason":"on by default"}`; len(lines) == 0 || lines[0] != want {
+		t.Fatalf("first debug line %q, want the decision %s", lines, want)
+	}
+	lines = lines[1:]
 	st := load(t, filepath.Join(cfgHome, "idun", "config.yaml"))
 	if len(lines) != 2 || len(st.Pending) != 2 {
 		t.Fatalf("debug printed %d lines for %d queued events: %q", len(lines), len(st.Pending), buf.String())

@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -167,4 +168,46 @@ func noRejects(t *testing.T, srv *posthogtest.Server) {
 func exists(path string) bool {
 	_, err := os.Lstat(path)
 	return err == nil
+}
+
+// recorded is every count an installation holds or delivered: not yet in
+// an event (the journal's included), in a queued event, or in an event
+// srv accepted (deduplicated as PostHog does).
+func recorded(t *testing.T, path string, srv *posthogtest.Server) map[string]int64 {
+	t.Helper()
+	st := load(t, path)
+	c := st.Counters
+	seen := map[string]bool{}
+	add := func(uuid string, props map[string]any) {
+		if seen[uuid] {
+			return
+		}
+		seen[uuid] = true
+		for k, v := range props {
+			switch n := v.(type) {
+			case int:
+				c[k] += int64(n)
+			case int64:
+				c[k] += n
+			case float64:
+				c[k] += int64(n)
+			}
+		}
+	}
+	for _, ev := range srv.Unique() {
+		if ev.Event == EventHeartbeat {
+			add(ev.UUID, ev.Properties)
+		}
+	}
+	for _, ev := range st.Pending {
+		if ev.Event == EventHeartbeat {
+			add(ev.UUID, ev.Properties)
+		}
+	}
+	for k := range c {
+		if !strings.Contains(k, ".") || !strings.HasSuffix(k, ".count") {
+			delete(c, k)
+		}
+	}
+	return c
 }

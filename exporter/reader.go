@@ -19,7 +19,7 @@ import (
 // tenth of a millisecond less at exit.
 type reader struct {
 	*sdkmetric.ManualReader
-	exp      *Exporter
+	exp      *readerExporter
 	interval time.Duration
 
 	mu    sync.Mutex // serializes collect-and-export; guards timer and done
@@ -33,7 +33,7 @@ func newReader(exp *Exporter, interval time.Duration) *reader {
 			sdkmetric.WithTemporalitySelector(exp.Temporality),
 			sdkmetric.WithAggregationSelector(exp.Aggregation),
 		),
-		exp:      exp,
+		exp:      exp.forReader(),
 		interval: interval,
 	}
 	r.mu.Lock()
@@ -89,4 +89,47 @@ func (r *reader) Shutdown(ctx context.Context) error {
 	r.mu.Unlock()
 	_ = r.exp.Shutdown(ctx)
 	return r.ManualReader.Shutdown(ctx)
+}
+
+// readerExporter is what one reader of NewReader exports through: the
+// shared Exporter with this reader's own record of the running totals it
+// has added. The SDK keeps cumulative sums per reader, so the totals of two
+// providers' readers are unrelated numbers: compared with one shared
+// record, each provider's export would take the other's totals for counts
+// already added, and counts would be lost.
+type readerExporter struct {
+	*Exporter
+	seen map[string]int64 // guarded by Exporter.exportMu
+	once sync.Once
+}
+
+// forReader returns a new reader's view of e. The Exporter shuts down with
+// the last of these.
+func (e *Exporter) forReader() *readerExporter {
+	e.mu.Lock()
+	e.readers++
+	e.mu.Unlock()
+	return &readerExporter{Exporter: e}
+}
+
+// Export adds the counts of this reader's collection rm.
+func (r *readerExporter) Export(ctx context.Context, rm *metricdata.ResourceMetrics) error {
+	return r.Exporter.export(ctx, rm, &r.seen)
+}
+
+// Shutdown shuts the Exporter down when this is the last of its readers
+// still running, so that a provider shut down first does not end the
+// others' telemetry; it never returns an error.
+func (r *readerExporter) Shutdown(ctx context.Context) error {
+	r.once.Do(func() {
+		e := r.Exporter
+		e.mu.Lock()
+		e.readers--
+		last := e.readers <= 0
+		e.mu.Unlock()
+		if last {
+			_ = e.Shutdown(ctx)
+		}
+	})
+	return nil
 }

@@ -12,7 +12,6 @@ import (
 	"github.com/google/uuid"
 	"github.com/posthog/posthog-go"
 
-	"github.com/Idun-Group/idun-telemetry-go/sanitize"
 	"github.com/Idun-Group/idun-telemetry-go/state"
 )
 
@@ -89,7 +88,7 @@ func (e *Exporter) printOutbox() {
 			continue
 		}
 		e.printed[ev.UUID] = true
-		ev.Properties = sanitize.Properties(ev.Properties)
+		ev.Properties = e.cfg.policy.Properties(ev.Properties)
 		b, err := json.Marshal(ev)
 		if err != nil {
 			continue
@@ -127,7 +126,7 @@ func (e *Exporter) send(batch []state.Event) outcome {
 			DistinctId: ev.DistinctID,
 			Event:      ev.Event,
 			Timestamp:  ev.Timestamp,
-			Properties: posthog.Properties(sanitize.Properties(ev.Properties)),
+			Properties: posthog.Properties(e.cfg.policy.Properties(ev.Properties)),
 		})
 	}
 	_ = client.Close()

@@ -24,8 +24,13 @@ var systemProbe = sync.OnceValue(func() map[string]any {
 	}
 })
 
-// systemProperties returns the keys every event carries.
-func systemProperties(version string) map[string]any {
+// systemProperties returns the keys every event carries, the application's
+// version under its key (libraries.idun).
+func (e *Exporter) systemProperties() map[string]any {
+	return systemProperties(e.cfg.app.VersionKey, e.version)
+}
+
+func systemProperties(versionKey, version string) map[string]any {
 	p := make(map[string]any, 12)
 	for k, v := range systemProbe() {
 		p[k] = v
@@ -38,7 +43,7 @@ func systemProperties(version string) map[string]any {
 	if isCI && vendor != "" {
 		p["ci.vendor"] = vendor
 	}
-	p["libraries.idun"] = version
+	p[versionKey] = version
 	p["$process_person_profile"] = false
 	p["$geoip_disable"] = true
 	return p

@@ -16,8 +16,8 @@ type action func(ctx context.Context, stdout, stderr io.Writer) int
 // usage error is reported before anything runs.
 type parser func(args []string) (action, error)
 
-// commands are the top-level commands telemetry counts; "telemetry" is
-// handled apart.
+// commands are the top-level commands telemetry counts; "telemetry", which
+// package telemetrycmd provides, is handled apart.
 var commands = map[string]parser{
 	"version": parseVersion,
 	"run":     parseRun,
@@ -44,33 +44,6 @@ IDUN_TELEMETRY_ENABLED=false or DO_NOT_TRACK=1 turns it off for a run;
 	"version": "Usage: idun version\n\nPrint the version.\n",
 	"run":     "Usage: idun run [message...]\n\nRun a toy agent on the message and print its answer.\n",
 	"help":    "Usage: idun help [command]\n\nShow the help of the CLI or of one command.\n",
-	"telemetry": `Usage: idun telemetry <command>
-
-Commands:
-  status [--json]  show whether usage telemetry is on, why, and what it holds
-  enable           set telemetry_enabled: true in the state file
-  disable          set telemetry_enabled: false in the state file
-  reset            new anonymous user_id; drop counters, outbox and sent events
-
-The environment overrides the state file: IDUN_TELEMETRY_ENABLED=false,
-DO_NOT_TRACK=1 or OTEL_SDK_DISABLED=true turn telemetry off.
-`,
-	"telemetry status": `Usage: idun telemetry status [--json]
-
-Show whether usage telemetry is on and why, the state file, the anonymous
-user_id, the counts not yet reported, the events waiting to be sent and the
-last event of each kind that was sent, exactly as sent.
-
-Flags:
-  --json  print one JSON object
-`,
-	"telemetry enable":  "Usage: idun telemetry enable\n\nSet telemetry_enabled: true in the state file.\n",
-	"telemetry disable": "Usage: idun telemetry disable\n\nSet telemetry_enabled: false in the state file.\n",
-	"telemetry reset": `Usage: idun telemetry reset
-
-Give this installation a new anonymous user_id and drop the counts not yet
-reported, the events waiting to be sent and the record of sent events.
-`,
 }
 
 func printUsage(w io.Writer, topic string) {
@@ -134,6 +107,17 @@ func parseHelp(args []string) (action, error) {
 		return nil, err
 	}
 	topic := strings.Join(fs.Args(), " ")
+	if fs.Arg(0) == "telemetry" {
+		// The telemetry command's help is its own.
+		cmd := telemetryCommand(io.Discard)
+		if cmd.Usage(io.Discard, fs.Arg(1)) != nil {
+			return nil, fmt.Errorf("no help for %q", topic)
+		}
+		return func(_ context.Context, stdout, _ io.Writer) int {
+			_ = cmd.Usage(stdout, fs.Arg(1))
+			return exitOK
+		}, nil
+	}
 	if _, ok := usages[topic]; !ok {
 		return nil, fmt.Errorf("no help for %q", topic)
 	}

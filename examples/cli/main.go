@@ -11,8 +11,11 @@
 // help; run "cli help" for details. Exit codes: 0 success, 1 failure, 2 usage
 // error, 130 interrupted.
 //
-// Telemetry never changes what the CLI prints or how it exits. Turn it off
+// Telemetry never changes what the CLI prints or how it exits, but for a
+// notice on stderr, once per installation, when stderr is a terminal
+// (exporter.WithNotice); the run that shows it sends nothing. Turn it off
 // with IDUN_TELEMETRY_ENABLED=false, DO_NOT_TRACK=1 or "cli telemetry disable".
+// The telemetry commands are package telemetrycmd's.
 package main
 
 import (
@@ -30,8 +33,8 @@ import (
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 
 	"github.com/Idun-Group/idun-telemetry-go/exporter"
+	"github.com/Idun-Group/idun-telemetry-go/exporter/telemetrycmd"
 	"github.com/Idun-Group/idun-telemetry-go/instrument"
-	"github.com/Idun-Group/idun-telemetry-go/state"
 )
 
 // version is the CLI's version; release builds set it with
@@ -65,7 +68,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		// The telemetry commands read and write the state file themselves:
 		// they must not start an exporter, which would send, count or queue
 		// a First run.
-		return runTelemetry(rest, stdout, stderr)
+		return telemetryCommand(stderr).Run(context.Background(), rest, stdout, stderr)
 	}
 	parse, ok := commands[name]
 	if !ok {
@@ -82,16 +85,24 @@ func run(args []string, stdout, stderr io.Writer) int {
 	// shutdown still writes this run's counts.
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	shutdownTelemetry := startTelemetry()
+	shutdownTelemetry := startTelemetry(stderr)
 	defer shutdownTelemetry()
 
 	instrument.CLIRunning(ctx, name)
 	return act(ctx, stdout, stderr)
 }
 
-// statePath is the telemetry state file, <XDG config home>/idun/config.yaml.
-// The exporter and the telemetry commands must agree on it.
-func statePath() string { return state.DefaultPath("") }
+// telemetryOptions configure the exporter and the telemetry commands alike,
+// so that both use the same state file. The notice goes to stderr, never
+// to stdout, and only when it is a terminal.
+func telemetryOptions(stderr io.Writer) []exporter.Option {
+	return []exporter.Option{exporter.WithVersion(version), exporter.WithNotice(stderr)}
+}
+
+// telemetryCommand is "idun telemetry status|enable|disable|reset".
+func telemetryCommand(stderr io.Writer) telemetrycmd.Command {
+	return telemetrycmd.Command{Name: "idun telemetry", Options: telemetryOptions(stderr)}
+}
 
 // telemetryShutdownTimeout bounds the MeterProvider's shutdown at exit. The
 // exporter gives up on a slow telemetry host after its grace (250 ms), so a
@@ -102,11 +113,17 @@ const telemetryShutdownTimeout = time.Second
 // reader and makes it the global provider that package instrument records
 // into. The returned func shuts it down, which writes the counts to the state
 // file.
-func startTelemetry() (shutdown func()) {
-	// New never fails: file or network trouble turns telemetry off for the
-	// process, and an opt-out makes it do nothing at all.
-	exp, _ := exporter.New(exporter.WithConfigPath(statePath()), exporter.WithVersion(version))
-	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(exporter.NewReader(exp)))
+func startTelemetry(stderr io.Writer) (shutdown func()) {
+	// New fails only for a mistake in the options (a bad host or key),
+	// which must be seen; file or network trouble turns telemetry off for
+	// the process, and an opt-out makes it do nothing at all. Either way
+	// exp is usable.
+	exp, err := exporter.New(telemetryOptions(stderr)...)
+	if err != nil {
+		fmt.Fprintf(stderr, "idun: telemetry: %v\n", err)
+	}
+	// With telemetry off the provider gets nothing of ours.
+	mp := sdkmetric.NewMeterProvider(exporter.ProviderOptions(exp)...)
 	otel.SetMeterProvider(mp)
 	return func() {
 		ctx, cancel := context.WithTimeout(context.Background(), telemetryShutdownTimeout)

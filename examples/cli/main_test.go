@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -50,8 +51,8 @@ func home(t *testing.T, env ...string) (sink *posthogtest.Server, path, dir stri
 	t.Setenv(exporter.EnvHost, sink.URL)
 	xdg.Reload()
 	path = filepath.Join(dir, "config", "idun", "config.yaml")
-	if got := statePath(); got != path {
-		t.Fatalf("statePath() = %q, want %q", got, path)
+	if r, _ := exporter.Status(telemetryOptions(io.Discard)...); r.ConfigPath != path {
+		t.Fatalf("the CLI's state file is %q, want %q", r.ConfigPath, path)
 	}
 	return sink, path, dir
 }
@@ -224,6 +225,7 @@ func TestStatusJSON(t *testing.T) {
 		"enabled": true, "source": "IDUN_TELEMETRY_ENABLED", "reason": onByEnv, "config_path": path,
 		"config_state": "missing", "telemetry_enabled": nil, "user_id": nil, "created_at": nil,
 		"counters": map[string]any{}, "last_heartbeat_at": nil, "pending": []any{}, "sent": []any{},
+		"delivery": map[string]any{},
 	}
 	if len(fresh) != len(want) {
 		t.Errorf("status --json has %d keys, want %d: %v", len(fresh), len(want), fresh)

@@ -348,6 +348,11 @@ func TestDebugMode(t *testing.T) {
 		t.Fatalf("want exit 0 and the version; got %v", r)
 	}
 	lines := strings.Split(strings.TrimSuffix(r.stderr, "\n"), "\n")
+	// The first line is the decision.
+	if len(lines) == 0 || lines[0] != `{"telemetry":"decision","enabled":true,"source":"default","reason":"on by default"}` {
+		t.Fatalf("stderr %q: want the decision first", r.stderr)
+	}
+	lines = lines[1:]
 	var ev struct {
 		Event      string         `json:"event"`
 		DistinctID string         `json:"distinct_id"`

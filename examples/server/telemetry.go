@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"fmt"
+	"os"
 	"time"
 
 	"go.opentelemetry.io/otel"
@@ -22,10 +24,17 @@ const telemetryShutdownTimeout = time.Second
 // instrument records into. The returned func shuts the provider down, which
 // writes this run's counts to the state file.
 func startTelemetry() (shutdown func()) {
-	// New never fails: file or network trouble turns telemetry off for the
-	// process, and an opt-out makes it do nothing at all.
-	exp, _ := exporter.New(exporter.WithVersion(version))
-	opts := append(serviceMeterOptions(), sdkmetric.WithReader(exporter.NewReader(exp)))
+	// New fails only for a mistake in its options (a bad host or key),
+	// which must be seen; file or network trouble turns telemetry off for
+	// the process, and an opt-out makes it do nothing at all. Either way
+	// exp is usable.
+	exp, err := exporter.New(exporter.WithVersion(version))
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "server: telemetry: %v\n", err)
+	}
+	// With telemetry off the provider gets nothing of ours: a view with an
+	// explicit aggregation would otherwise make the SDK aggregate for it.
+	opts := append(serviceMeterOptions(), exporter.ProviderOptions(exp)...)
 	mp := sdkmetric.NewMeterProvider(opts...)
 	otel.SetMeterProvider(mp)
 	return func() {

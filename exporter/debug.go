@@ -1,0 +1,117 @@
+package exporter
+
+import (
+	"encoding/json"
+	"strings"
+
+	"github.com/Idun-Group/idun-telemetry-go/sanitize"
+)
+
+// The rules dropRule and counterSums name in debug mode.
+const (
+	ruleNamespace  = "not in the feature., cli. or workflow. namespace"
+	ruleSanitizer  = "refused by the sanitizer: a counter name is dot-separated lowercase ASCII words, with no risky word (path, url, key, token...) and nothing that looks like data (an address, a number, an identifier, a credential)"
+	ruleLocal      = "holds this machine's host name, the user's name or an environment variable's value"
+	ruleNotCounter = "not an Int64Counter's monotonic sum (a Float64Counter, an UpDownCounter, or a view that changed its aggregation): only Int64Counters count"
+)
+
+// namespaces are the prefixes a counter name must start with.
+var namespaces = sanitize.DefaultPolicy().Namespaces
+
+// dropRule says whether the counter name is kept out of telemetry and, if
+// it is, by which rule. Every counter goes through it.
+func dropRule(name string) (rule string, dropped bool) {
+	key, ok := sanitize.CounterName(name)
+	switch {
+	case !ok && !inNamespace(name):
+		return ruleNamespace, true
+	case !ok:
+		return ruleSanitizer, true
+	case carriesLocal(key):
+		return ruleLocal, true
+	}
+	return "", false
+}
+
+// inNamespace reports whether name starts with a telemetry namespace,
+// ignoring case.
+func inNamespace(name string) bool {
+	for _, ns := range namespaces {
+		if len(name) >= len(ns) && strings.EqualFold(name[:len(ns)], ns) {
+			return true
+		}
+	}
+	return false
+}
+
+// debugLine is what debug mode prints besides the events, one JSON object
+// per line: {"telemetry":"decision",...} once, from New, and
+// {"telemetry":"dropped",...} once per counter an export leaves out.
+type debugLine struct {
+	Telemetry string `json:"telemetry"`
+	*Decision
+	Counter string `json:"counter,omitempty"`
+	Rule    string `json:"rule,omitempty"`
+}
+
+func (e *Exporter) printDebug(l debugLine) {
+	if e.cfg.debug == nil {
+		return
+	}
+	defer func() { _ = recover() }()
+	b, err := json.Marshal(l)
+	if err != nil {
+		return
+	}
+	e.debugMu.Lock()
+	defer e.debugMu.Unlock()
+	_, _ = e.cfg.debug.Write(append(b, '\n'))
+}
+
+// printDecision is New's line in debug mode: whether telemetry is on, and
+// why.
+func (e *Exporter) printDecision() {
+	e.decisionOnce.Do(func() {
+		d := e.Decision()
+		e.printDebug(debugLine{Telemetry: "decision", Decision: &d})
+	})
+}
+
+// reportDrop prints, in debug mode, a counter an export leaves out and the
+// rule that left it out, once per name. The caller holds exportMu.
+func (e *Exporter) reportDrop(name, rule string) {
+	if e.cfg.debug == nil || e.dropped[name] {
+		return
+	}
+	if e.dropped == nil {
+		e.dropped = map[string]bool{}
+	}
+	e.dropped[name] = true
+	e.printDebug(debugLine{Telemetry: "dropped", Counter: redact(name), Rule: rule})
+}
+
+// redact shows a dropped name with every part that is not a plain word
+// (lowercase letters, '_' and '-') or that holds a local word written as
+// "*": a name is often dropped for the data it carries (an address, a path,
+// a host or user name), which the debug output must not carry either.
+func redact(name string) string {
+	parts := strings.Split(strings.ToLower(name), ".")
+	for i, p := range parts {
+		if !plainWord(p) || carriesLocal(p) {
+			parts[i] = "*"
+		}
+	}
+	return strings.Join(parts, ".")
+}
+
+func plainWord(s string) bool {
+	if s == "" || len(s) > 40 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; !('a' <= c && c <= 'z') && c != '_' && c != '-' {
+			return false
+		}
+	}
+	return true
+}
