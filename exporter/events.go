@@ -74,7 +74,7 @@ func fixClock(st *state.State, now time.Time) {
 func queueHeartbeat(st *state.State, now time.Time, version string) error {
 	props := systemProperties(version)
 	for name, n := range st.Counters {
-		if key, ok := sanitize.CounterName(name); !ok || key != name || n <= 0 || carriesLocal(name) {
+		if key, ok := sanitize.CounterName(name); !ok || key != name || n <= 0 {
 			delete(st.Counters, name)
 			continue
 		}

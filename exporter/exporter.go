@@ -289,7 +289,7 @@ func counterSums(rm *metricdata.ResourceMetrics) (deltas, totals map[string]int6
 				continue
 			}
 			name, ok := sanitize.CounterName(m.Name)
-			if !ok || carriesLocal(name) {
+			if !ok {
 				continue
 			}
 			var total int64

@@ -25,8 +25,7 @@ func (p Policy) Properties(in map[string]any) (out map[string]any) {
 			out = map[string]any{}
 		}
 	}()
-	g := gate(p.withDefaults())
-	return g.top(in)
+	return newGate(p).top(in)
 }
 
 func (g *gate) top(in map[string]any) map[string]any {
