@@ -173,8 +173,12 @@ func isJoiner(r rune) bool { return r == '.' || r == '_' || r == '-' }
 
 // ordinaryPart reports whether a lower-case part is a word, a number, a
 // short tag (4o, 8b, x64, v2), a word with a small version number
-// (python3, qwen2, ubuntu22) or a number with a unit (70b, 405b, 128k).
+// (python3, qwen2, ubuntu22) or a number with a unit (70b, 405b, 128k):
+// at most one change between letters and digits, and short on one side.
 func ordinaryPart(p string) bool {
+	if changes(p) > 1 {
+		return false
+	}
 	if len(p) <= 4 {
 		return true
 	}

@@ -267,14 +267,31 @@ func hasLongNumber(parts []string) bool {
 }
 
 // hasRandom: a part of 16 letters and digits or more with 3 digits or more,
-// as keys and base64 strings have and words do not.
+// as keys and base64 strings have and words do not; or a part of 4 hex
+// digits or more that goes between letters and digits twice or more, the
+// tag of a generated name (a pod, a deployment, a canary: 9f2c, 51d0),
+// which model sizes (405b, 70b) and versions (v2) do not.
 func hasRandom(parts []string) bool {
 	for _, p := range parts {
 		if d := digitCount(p); len(p) >= 16 && d >= 3 && d < len(p) {
 			return true
 		}
+		if len(p) >= 4 && isHex(p) && changes(p) >= 2 {
+			return true
+		}
 	}
 	return false
+}
+
+// changes counts the places where p goes from a letter to a digit or back.
+func changes(p string) int {
+	n := 0
+	for i := 1; i < len(p); i++ {
+		if isDigit(p[i]) != isDigit(p[i-1]) {
+			n++
+		}
+	}
+	return n
 }
 
 // hasDomain: a "www" part, or a "com" part after a name (example_com,

@@ -148,9 +148,11 @@ func concurrent(t *testing.T, before map[string]int64) {
 	// A last run with a long grace delivers whatever the 50 left queued,
 	// after the leases of sends cut off at exit have run out (faked through
 	// the file's lease_until).
+	leased := leasedUUIDs(s)
 	leases := expireLeases(t, s)
 	s.hostprog("-grace", "5s").silent(t, "drain run", 0)
 	noRejects(t, sink)
+	rawDuplicates(t, sink, leased)
 
 	st := s.load()
 	if userID == "" {
@@ -230,13 +232,46 @@ func concurrentCLI(t *testing.T) {
 	if got := st.Counters["cli.version.count"]; got != procs+1 {
 		t.Errorf("cli.version.count = %d, want %d", got, procs+1)
 	}
+	leased := leasedUUIDs(s)
 	expireLeases(t, s)
 	s.hostprog("-grace", "5s").silent(t, "drain run", 0)
 	noRejects(t, sink)
+	rawDuplicates(t, sink, leased)
 	if n := len(eventsNamed(sink.Unique(), "First run")); n != 1 {
 		t.Errorf("%d distinct First run events, want 1", n)
 	}
 	figure(t, "%d concurrent `cli version` (+1 before): cli.version.count = %d, %d First run (raw %d)", procs, st.Counters["cli.version.count"], len(eventsNamed(sink.Unique(), "First run")), len(eventsNamed(sink.Events(), "First run")))
+}
+
+// leasedUUIDs lists the outbox events still leased once every process
+// has exited: the sends their exit cut off, which may have reached PostHog
+// without the acknowledgement being written.
+func leasedUUIDs(s *sandbox) map[string]bool {
+	leased := map[string]bool{}
+	for _, ev := range s.load().Pending {
+		if ev.LeaseUntil != nil {
+			leased[ev.UUID] = true
+		}
+	}
+	return leased
+}
+
+// rawDuplicates checks the sends themselves, before PostHog's
+// deduplication: an event is sent once, or twice when its first send was
+// cut off at exit (its lease was left, and the drain run sent it again).
+// A claim that ignored leases would send the same event from many
+// processes at once, which deduplication hides.
+func rawDuplicates(t *testing.T, sink *posthogtest.Server, leased map[string]bool) {
+	t.Helper()
+	sends := map[string]int{}
+	for _, ev := range sink.Events() {
+		sends[ev.UUID]++
+	}
+	for id, n := range sends {
+		if n > 2 || (n == 2 && !leased[id]) {
+			t.Errorf("event %s received %d times (lease left by a cut-off send: %v)", id, n, leased[id])
+		}
+	}
 }
 
 func eventsNamed(evs []posthogtest.Event, name string) []posthogtest.Event {

@@ -52,7 +52,6 @@ func TestReliabilityCrash(t *testing.T) {
 		tmpSeen    = map[string]bool{}
 		spares     int // rounds that ended with a spare file (Linux)
 		firstSeen  string
-		killedAt   []time.Duration
 		progressOf = func(i int) string { return filepath.Join(progressDir, fmt.Sprintf("p%d", i)) }
 	)
 	for round := range rounds {
@@ -81,7 +80,6 @@ func TestReliabilityCrash(t *testing.T) {
 				t.Errorf("round %d: output before the kill: %v", round, r)
 			}
 			kills++
-			killedAt = append(killedAt, p.delay)
 		}
 
 		// The file, if any, parses and keeps its user_id.
