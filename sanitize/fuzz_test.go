@@ -355,6 +355,7 @@ var (
 	byte255        = regexp.MustCompile(`^([0-9]{1,2}|[01][0-9]{2}|2[0-4][0-9]|25[0-5])$`)
 	uuidShape      = regexp.MustCompile(`(^|[._-])[0-9a-f]{8}[._-][0-9a-f]{4}[._-][0-9a-f]{4}[._-][0-9a-f]{4}[._-][0-9a-f]{12}([._-]|$)`)
 	randomPart     = regexp.MustCompile(`^[a-z0-9]{16,}$`)
+	hexTag         = regexp.MustCompile(`^[0-9a-f]*([0-9][a-f]+[0-9]|[a-f][0-9]+[a-f])[0-9a-f]*$`)
 )
 
 // oracleCredentials: prefix at the start of a part, then at least n letters
@@ -445,6 +446,9 @@ func oracleData(lower string) bool {
 	}
 	for i, p := range parts {
 		if randomPart.MatchString(p) && digits([]string{p}) >= 3 && !digitsOnly.MatchString(p) {
+			return true
+		}
+		if len(p) >= 4 && hexTag.MatchString(p) {
 			return true
 		}
 		if p == "www" || p == "com" && i >= 2 {
