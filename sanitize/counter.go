@@ -55,8 +55,10 @@ func (p Policy) CounterName(name string) (string, bool) {
 //     four numbers from 0 to 255 in a row ("ipv4"), groups of hex digits
 //     shaped as an IPv6 address ("ipv6") or a MAC address ("mac"), 12 hex
 //     digits or more ("hex"), 9 digits or more ("long-number"), a part of
-//     16 letters and digits or more with 3 digits ("random"), a "www"
-//     part or a "com" part after a name ("url");
+//     16 letters and digits or more with 3 digits, or of hex digits that
+//     goes between letters and digits twice, as the tag of a generated
+//     name does ("random"), a "www" part or a "com" part after a name
+//     ("url");
 //   - it holds none of the machine's local words, the host name, the user
 //     name, the home folder's name or a token-like environment value
 //     ("local-word:user"), except the common words that name a role

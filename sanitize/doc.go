@@ -25,8 +25,8 @@
 // [Policy.Explain] checks the name of an OpenTelemetry counter before it
 // becomes a heartbeat key, and says which rule drops it;
 // [Policy.CounterName] gives the same answer without the reason. A name
-// must be lowercase dotted ASCII in an allowed namespace, hold no risky
-// word, not look like it carries data (an IP address however it is joined,
+// must be dotted ASCII (it is sent lowered) in an allowed namespace, hold no
+// risky word, not look like it carries data (an IP address however joined,
 // an e-mail address, a URL, a path, a UUID, a hash, a long number, a random
 // run, a credential of a known shape) and hold none of the machine's local
 // words (its host name, its user's name, a token-like environment value)

@@ -7,17 +7,19 @@ package sanitize
 // lists are used as given: an empty allowlist lets nothing through.
 type Policy struct {
 	// SystemKeys are exact top-level keys always allowed; their values
-	// still go through the value rules and the risky-token check.
+	// still go through the value rules and the risky-word check.
 	SystemKeys []string
 	// Namespaces are the allowed top-level key prefixes, e.g. "feature.".
 	// An empty prefix is ignored: it would allow every key.
 	Namespaces []string
 	// RiskyTokens drop any key, at any depth, that holds one of them as a
 	// word, ignoring case: "api_key", "apiKey" and "KEY" hold "key";
-	// "keyboard" and "monkey" do not (see riskyWord for how keys are cut
-	// into words). A token that is not one word, such as "api_key", is
-	// matched as a substring instead, and an empty token matches every key,
-	// which drops everything: a broken list must not open the gate.
+	// "keyboard" and "monkey" do not (the package documentation says how
+	// keys are cut into words). Words written together count as one:
+	// "file_name" holds "filename". A token that is not one word, such as
+	// "api_key", is matched as a substring instead, and an empty token
+	// matches every key, which drops everything: a broken list must not
+	// open the gate.
 	RiskyTokens []string
 	// MaxString caps strings and keys, in bytes (default 200).
 	MaxString int
