@@ -104,8 +104,8 @@ type gate struct {
 }
 
 // newGate resolves p once per call to Properties.
-func newGate(p Policy) *gate {
-	return &gate{Policy: p.withDefaults(), allWords: allOneWord(p.RiskyTokens)}
+func newGate(p Policy) gate {
+	return gate{Policy: p.withDefaults(), allWords: allOneWord(p.RiskyTokens)}
 }
 
 func orDefault(v, def int) int {

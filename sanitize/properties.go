@@ -25,7 +25,8 @@ func (p Policy) Properties(in map[string]any) (out map[string]any) {
 			out = map[string]any{}
 		}
 	}()
-	return newGate(p).top(in)
+	g := newGate(p)
+	return g.top(in)
 }
 
 func (g *gate) top(in map[string]any) map[string]any {
