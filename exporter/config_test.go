@@ -44,8 +44,8 @@ func TestNewRefusesMisconfiguration(t *testing.T) {
 		{"app with a dot", WithApp("acme.cli"), "only lowercase letters"},
 		{"app with a slash", WithApp("acme/cli"), "only lowercase letters"},
 		{"app named gotest", WithApp("gotest"), "already another property"},
-		{"app holding a risky word", WithApp("monkey"), "sanitizer drops the key libraries.monkey"},
-		{"app holding text", WithApp("context-engine"), "sanitizer drops"},
+		{"app holding a risky word", WithApp("my-key"), "sanitizer drops the key libraries.my-key"},
+		{"app holding text", WithApp("text-engine"), "sanitizer drops"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			cfgHome := isolate(t)

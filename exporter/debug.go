@@ -7,30 +7,22 @@ import (
 	"github.com/Idun-Group/idun-telemetry-go/sanitize"
 )
 
-// The rules dropRule and counterSums name in debug mode.
-const (
-	ruleNamespace  = "not in the feature., cli. or workflow. namespace"
-	ruleSanitizer  = "refused by the sanitizer: a counter name is dot-separated lowercase ASCII words, with no risky word (path, url, key, token...) and nothing that looks like data (an address, a number, an identifier, a credential)"
-	ruleLocal      = "holds this machine's host name, the user's name or an environment variable's value"
-	ruleNotCounter = "not an Int64Counter's monotonic sum (a Float64Counter, an UpDownCounter, or a view that changed its aggregation): only Int64Counters count"
-)
+// ruleNotCounter is the rule counterSums names in debug mode for a metric
+// in a telemetry namespace that is not an Int64Counter's monotonic sum (a
+// Float64Counter, an UpDownCounter, or a view that changed its
+// aggregation): only Int64Counters count. The other rules are
+// sanitize.Explain's, in its form.
+const ruleNotCounter = "not-an-int64-counter"
 
 // namespaces are the prefixes a counter name must start with.
 var namespaces = sanitize.DefaultPolicy().Namespaces
 
 // dropRule says whether the counter name is kept out of telemetry and, if
-// it is, by which rule. Every counter goes through it.
+// it is, by which rule: sanitize.Explain's verdict, the one the exporter
+// follows. Every counter goes through it.
 func dropRule(name string) (rule string, dropped bool) {
-	key, ok := sanitize.CounterName(name)
-	switch {
-	case !ok && !inNamespace(name):
-		return ruleNamespace, true
-	case !ok:
-		return ruleSanitizer, true
-	case carriesLocal(key):
-		return ruleLocal, true
-	}
-	return "", false
+	v := sanitize.Explain(name)
+	return v.Rule, !v.OK
 }
 
 // inNamespace reports whether name starts with a telemetry namespace,
@@ -97,7 +89,7 @@ func (e *Exporter) reportDrop(name, rule string) {
 func redact(name string) string {
 	parts := strings.Split(strings.ToLower(name), ".")
 	for i, p := range parts {
-		if !plainWord(p) || carriesLocal(p) {
+		if !plainWord(p) || sanitize.HoldsLocalWord(p) {
 			parts[i] = "*"
 		}
 	}

@@ -85,7 +85,7 @@ func fixClock(st *state.State, now time.Time) {
 // never be sent (a bad name) is dropped.
 func queueHeartbeat(st *state.State, now time.Time, props map[string]any, policy sanitize.Policy) error {
 	for name, n := range st.Counters {
-		if key, ok := sanitize.CounterName(name); !ok || key != name || n <= 0 || carriesLocal(name) {
+		if key, ok := sanitize.CounterName(name); !ok || key != name || n <= 0 {
 			delete(st.Counters, name)
 			continue
 		}

@@ -436,7 +436,7 @@ func TestNilAndZeroRecorder(t *testing.T) {
 		}
 	}
 	mp, reader := newProvider()
-	//nolint:staticcheck // A nil context must not panic either.
+	//lint:ignore SA1012 a nil context must not panic either.
 	NewRecorder(mp).FeatureUsed(nil, "memory")
 	wantCounts(t, collect(t, reader), map[string]int64{"feature.memory.count": 1})
 }

@@ -170,7 +170,7 @@ func FuzzProperties(f *testing.F) {
 	f.Fuzz(func(t *testing.T, k1, k2, v1, v2 string, n int64, x float64, shape []byte) {
 		in := build(k1, k2, v1, v2, n, x, shape)
 		// The unexported path has no recover, so a panic reaches the fuzzer.
-		g := gate(pol.withDefaults())
+		g := newGate(pol)
 		out := g.top(in)
 		b := checkProperties(t, in, out)
 		if again := encode(t, Properties(in)); again != string(b) {
@@ -193,8 +193,8 @@ func checkProperties(t *testing.T, in, out map[string]any) []byte {
 	if err != nil {
 		t.Fatalf("json.Marshal: %v", err)
 	}
-	if len(b) > defaultMaxBytes {
-		t.Fatalf("%d bytes, cap %d", len(b), defaultMaxBytes)
+	if len(b) > 16384 {
+		t.Fatalf("%d bytes, cap 16384", len(b))
 	}
 	for k := range out {
 		if _, ok := in[k]; !ok {
@@ -261,23 +261,20 @@ func checkValue(t *testing.T, v any, depth int) {
 	case string:
 		checkString(t, x)
 	case []any:
-		if depth > defaultMaxDepth || len(x) > defaultMaxList {
+		if depth > 2 || len(x) > 50 {
 			t.Fatalf("list of %d items at depth %d", len(x), depth)
 		}
 		for _, e := range x {
 			checkValue(t, e, depth+1)
 		}
 	case map[string]any:
-		if depth > defaultMaxDepth || len(x) > defaultMaxKeys {
+		if depth > 2 || len(x) > 200 {
 			t.Fatalf("map of %d keys at depth %d", len(x), depth)
 		}
 		for k, e := range x {
 			checkString(t, k)
-			lower := strings.ToLower(k)
-			for _, tok := range defaultPolicy.RiskyTokens {
-				if strings.Contains(lower, tok) {
-					t.Fatalf("key %q holds risky token %q", k, tok)
-				}
+			if w, ok := oracleRisky(k); ok {
+				t.Fatalf("key %q holds risky word %q", k, w)
 			}
 			checkValue(t, e, depth+1)
 		}
@@ -288,14 +285,187 @@ func checkValue(t *testing.T, v any, depth int) {
 
 func checkString(t *testing.T, s string) {
 	t.Helper()
-	if !utf8.ValidString(s) || len(s) > defaultMaxString {
+	if !utf8.ValidString(s) || len(s) > 200 {
 		t.Fatalf("bad string (%d bytes, valid %v): %q", len(s), utf8.ValidString(s), s)
 	}
 }
 
-var counterGrammar = regexp.MustCompile(`^(feature|cli|workflow)(\.[a-z0-9_-]+)+$`)
+// The oracle below is a second reading of the rules, written from their
+// documentation with regular expressions and brute force rather than the
+// package's single passes, so that the fuzzer compares two implementations.
 
-// expectedCounter is a second, regexp-based reading of the CounterName rules.
+var (
+	// Words: camelCase and letter-digit changes become spaces, then
+	// anything that is not a letter, mark or digit cuts.
+	lowerUpper  = regexp.MustCompile(`([\p{Ll}\p{Lt}\p{Lm}\p{Lo}\p{M}])(\p{Lu})`)
+	capsWord    = regexp.MustCompile(`(\p{Lu})(\p{Lu}[\p{Ll}\p{Lt}\p{Lm}\p{Lo}\p{M}])`)
+	letterDigit = regexp.MustCompile(`([\p{L}\p{M}])(\p{Nd})`)
+	digitLetter = regexp.MustCompile(`(\p{Nd})([\p{L}\p{M}])`)
+	notWord     = regexp.MustCompile(`[^\p{L}\p{M}\p{Nd}]+`)
+)
+
+func oracleWords(s string) []string {
+	for {
+		next := s
+		for _, re := range []*regexp.Regexp{lowerUpper, capsWord, letterDigit, digitLetter} {
+			next = re.ReplaceAllString(next, "$1 $2")
+		}
+		if next == s {
+			break
+		}
+		s = next
+	}
+	var words []string
+	for _, w := range notWord.Split(s, -1) {
+		if w != "" {
+			words = append(words, w)
+		}
+	}
+	return words
+}
+
+// oracleRisky reports a pinned risky word among the words of s, or spelt
+// by consecutive ASCII words.
+func oracleRisky(s string) (string, bool) {
+	words := oracleWords(s)
+	for i := range words {
+		for _, tok := range pinnedRiskyWords {
+			if strings.EqualFold(words[i], tok) {
+				return tok, true
+			}
+			joined := ""
+			for j := i; j < len(words) && isASCII(words[j]) && len(joined) < len(tok); j++ {
+				joined += strings.ToLower(words[j])
+				if j > i && joined == tok {
+					return tok, true
+				}
+			}
+		}
+	}
+	return "", false
+}
+
+var (
+	counterGrammar = regexp.MustCompile(`^(feature|cli|workflow)(\.[a-z0-9_-]+)+$`)
+	joiners        = regexp.MustCompile(`[._-]`)
+	hexOnly        = regexp.MustCompile(`^[0-9a-f]+$`)
+	digitsOnly     = regexp.MustCompile(`^[0-9]+$`)
+	hasDigit       = regexp.MustCompile(`[0-9]`)
+	nineDigits     = regexp.MustCompile(`[0-9]{9}`)
+	byte255        = regexp.MustCompile(`^([0-9]{1,2}|[01][0-9]{2}|2[0-4][0-9]|25[0-5])$`)
+	uuidShape      = regexp.MustCompile(`(^|[._-])[0-9a-f]{8}[._-][0-9a-f]{4}[._-][0-9a-f]{4}[._-][0-9a-f]{4}[._-][0-9a-f]{12}([._-]|$)`)
+	randomPart     = regexp.MustCompile(`^[a-z0-9]{16,}$`)
+	hexTag         = regexp.MustCompile(`^[0-9a-f]*([0-9][a-f]+[0-9]|[a-f][0-9]+[a-f])[0-9a-f]*$`)
+)
+
+// oracleCredentials: prefix at the start of a part, then at least n letters
+// and digits before the segment ends.
+var oracleCredentials = map[string]int{
+	"ghp_": 16, "gho_": 16, "ghu_": 16, "ghs_": 16, "ghr_": 16, "github_pat_": 16, "glpat-": 16,
+	"xoxa-": 10, "xoxb-": 10, "xoxp-": 10, "xoxr-": 10, "xoxe-": 10,
+	"sk_live_": 12, "sk_test_": 12, "pk_live_": 12, "pk_test_": 12, "rk_live_": 12, "rk_test_": 12, "whsec_": 16,
+	"sk-": 20, "akia": 16, "asia": 16, "aiza": 30, "ya29.": 20, "eyj": 10,
+	"hf_": 30, "npm_": 30, "pypi-": 30, "phc_": 30, "phx_": 30, "dop_v1_": 30,
+}
+
+func oracleCredential(lower string) bool {
+	for prefix, n := range oracleCredentials {
+		for i := 0; i < len(lower); i++ {
+			if i > 0 && !strings.ContainsRune("._-", rune(lower[i-1])) || !strings.HasPrefix(lower[i:], prefix) {
+				continue
+			}
+			rest := lower[i+len(prefix):]
+			if j := strings.IndexByte(rest, '.'); j >= 0 {
+				rest = rest[:j]
+			}
+			if len(joiners.ReplaceAllString(rest, "")) >= n {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// window reports whether some run parts[i:j] satisfies ok.
+func window(parts []string, ok func([]string) bool) bool {
+	for i := range parts {
+		for j := i + 1; j <= len(parts); j++ {
+			if ok(parts[i:j]) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func allOf(run []string, ok func(string) bool) bool {
+	for _, p := range run {
+		if !ok(p) {
+			return false
+		}
+	}
+	return true
+}
+
+func oracleData(lower string) bool {
+	parts := joiners.Split(lower, -1)
+	digits := func(run []string) int { return len(hasDigit.FindAllString(strings.Join(run, ""), -1)) }
+	switch {
+	case oracleCredential(lower), uuidShape.MatchString(lower), nineDigits.MatchString(lower):
+		return true
+	case window(parts, func(r []string) bool { return len(r) == 4 && allOf(r, byte255.MatchString) }):
+		return true // ipv4
+	case window(parts, func(r []string) bool {
+		if !allOf(r, func(p string) bool { return p == "" || len(p) <= 4 && hexOnly.MatchString(p) }) {
+			return false
+		}
+		groups, empty, long := 0, 0, false
+		for _, p := range r {
+			if p == "" {
+				empty++
+			} else {
+				groups++
+				long = long || len(p) >= 3 && hasDigit.MatchString(p)
+			}
+		}
+		return groups >= 8 && empty == 0 || groups >= 2 && empty > 0 && long
+	}):
+		return true // ipv6
+	case window(parts, func(r []string) bool {
+		return len(r) == 6 && allOf(r, func(p string) bool { return len(p) == 2 && hexOnly.MatchString(p) }) && digits(r) > 0
+	}):
+		return true // mac
+	case window(parts, func(r []string) bool {
+		return len(r) >= 3 && allOf(r, func(p string) bool { return len(p) >= 2 && digitsOnly.MatchString(p) }) && len(strings.Join(r, "")) >= 9
+	}):
+		return true // long number
+	case window(parts, func(r []string) bool {
+		return allOf(r, hexOnly.MatchString) && digits(r) > 0 && (len(r) == 1 && len(r[0]) >= 12 || len(strings.Join(r, "")) >= 16)
+	}):
+		return true // hex
+	}
+	for i, p := range parts {
+		if randomPart.MatchString(p) && digits([]string{p}) >= 3 && !digitsOnly.MatchString(p) {
+			return true
+		}
+		if len(p) >= 4 && hexTag.MatchString(p) {
+			return true
+		}
+		if p == "www" || p == "com" && i >= 2 {
+			return true
+		}
+	}
+	return false
+}
+
+// fuzzMachine is the machine FuzzCounterName simulates, and fuzzLocal its
+// local words as the oracle looks for them.
+var (
+	fuzzMachine = machine{host: "fuzz-host-7", env: []string{"USER=alice", "HOME=/home/alice", "TOKEN=Zk3p9Lq2xY", "LOGNAME=root"}}
+	fuzzLocal   = []string{".fuzz.host.7.", ".alice.", ".zk3p9lq2xy."}
+)
+
+// expectedCounter is the oracle's verdict.
 func expectedCounter(name string) (string, bool) {
 	for i := 0; i < len(name); i++ {
 		if name[i] >= utf8.RuneSelf {
@@ -303,63 +473,42 @@ func expectedCounter(name string) (string, bool) {
 		}
 	}
 	lower := strings.ToLower(name)
-	if len(lower) > defaultMaxString || !counterGrammar.MatchString(lower) {
+	if len(lower) > 200 || !counterGrammar.MatchString(lower) {
 		return "", false
 	}
-	for _, tok := range defaultPolicy.RiskyTokens {
-		if strings.Contains(lower, tok) {
-			return "", false
-		}
-	}
-	if dataLike.MatchString(lower) {
+	if _, risky := oracleRisky(name); risky || oracleData(lower) {
 		return "", false
 	}
-	segs := strings.Split(lower, ".")
-	for _, seg := range segs {
-		digits := len(seg) - len(strings.Map(func(r rune) rune {
-			if r >= '0' && r <= '9' {
-				return -1
-			}
-			return r
-		}, seg))
-		if (len(seg) >= 16 && digits >= 3) || (len(seg) >= 12 && digits > 0 && hexLike.MatchString(seg)) {
-			return "", false
-		}
-	}
-	var parts []string
-	for _, p := range joiners.Split(lower, -1) {
-		if p != "" {
-			parts = append(parts, p)
-		}
-	}
-	for i := 1; i < len(parts); i++ {
-		if digitsOnly.MatchString(parts[i]) && digitsOnly.MatchString(parts[i-1]) {
+	dotted := "." + joiners.ReplaceAllString(lower, ".") + "."
+	for _, w := range fuzzLocal {
+		if strings.Contains(dotted, w) {
 			return "", false
 		}
 	}
 	return lower, true
 }
 
-var (
-	dataLike   = regexp.MustCompile(`(^|\.)(sk_|sk-|pk_|rk_|gh[pousr]_|github_pat_|glpat-|xox[abp]-|akia|asia|eyj|phc_|phx_|npm_|pypi-|hf_|ya29)`)
-	hexLike    = regexp.MustCompile(`^[0-9a-f-]+$`)
-	digitsOnly = regexp.MustCompile(`^[0-9]+$`)
-	joiners    = regexp.MustCompile(`[._-]`)
-)
-
 func FuzzCounterName(f *testing.F) {
 	for _, s := range []string{
 		"feature.x", "cli.version.count", "Workflow.LangGraph.Count", "feature..x",
 		"feature./etc/passwd", "feature.10.0.0.1", "feature.me@example.com", "cli.10_11_12_13.count", "feature.run_2.count",
 		"feature.\xff", "feature.\u212Aey", "feature.api_key", strings.Repeat("a.", 150),
+		"feature.apiKey.count", "feature.keyboard.count", "feature.claude-3-5-sonnet-20241022.count",
+		"feature.fe80--1.count", "feature.00-1a-2b-3c-4d-5e.count", "feature.555-123-4567.count",
+		"feature.ghp_abcdefghijklmnop.count", "feature.alice.count", "feature.fuzz_host_7.count",
+		"feature.file_name.count", "feature.6f1c2c8e_1d2a_4c3b_9a8e_0123456789ab.count",
 	} {
 		f.Add(s)
 	}
+	simulate(f, fuzzMachine)
 	f.Fuzz(func(t *testing.T, name string) {
 		got, ok := CounterName(name)
 		want, wantOK := expectedCounter(name)
 		if got != want || ok != wantOK {
 			t.Fatalf("CounterName(%q) = (%q, %v), want (%q, %v)", name, got, ok, want, wantOK)
+		}
+		if v := Explain(name); v.Key != got || v.OK != ok || (v.Rule == "") != ok {
+			t.Fatalf("Explain(%q) = %+v, CounterName = (%q, %v)", name, v, got, ok)
 		}
 		if !ok {
 			return

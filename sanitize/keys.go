@@ -10,28 +10,16 @@ import (
 // UTF-8 keys are dropped, not repaired, so that two different keys can
 // never collapse into one after repair.
 func (g *gate) keyOK(k string) bool {
-	return len(k) <= g.MaxString && utf8.ValidString(k) && !risky(k, g.RiskyTokens)
+	if len(k) > g.MaxString || !utf8.ValidString(k) {
+		return false
+	}
+	_, risky := riskyWord(k, g.RiskyTokens, g.allWords)
+	return !risky
 }
 
 func (g *gate) inNamespace(k string) bool {
 	for _, ns := range g.Namespaces {
 		if ns != "" && strings.HasPrefix(k, ns) {
-			return true
-		}
-	}
-	return false
-}
-
-// risky compares folded forms so that a key cannot dodge a token by case
-// alone, including non-ASCII case variants like the Kelvin sign for "k".
-func risky(s string, tokens []string) bool {
-	return hasToken(fold(s), tokens)
-}
-
-// hasToken wants s already folded.
-func hasToken(s string, tokens []string) bool {
-	for _, t := range tokens {
-		if strings.Contains(s, fold(t)) {
 			return true
 		}
 	}

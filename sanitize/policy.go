@@ -7,14 +7,19 @@ package sanitize
 // lists are used as given: an empty allowlist lets nothing through.
 type Policy struct {
 	// SystemKeys are exact top-level keys always allowed; their values
-	// still go through the value rules and the risky-token check.
+	// still go through the value rules and the risky-word check.
 	SystemKeys []string
 	// Namespaces are the allowed top-level key prefixes, e.g. "feature.".
 	// An empty prefix is ignored: it would allow every key.
 	Namespaces []string
-	// RiskyTokens drop any key, at any depth, that contains one of them,
-	// ignoring case. An empty token matches every key, which drops
-	// everything: a broken list must not open the gate.
+	// RiskyTokens drop any key, at any depth, that holds one of them as a
+	// word, ignoring case: "api_key", "apiKey" and "KEY" hold "key";
+	// "keyboard" and "monkey" do not (the package documentation says how
+	// keys are cut into words). Words written together count as one:
+	// "file_name" holds "filename". A token that is not one word, such as
+	// "api_key", is matched as a substring instead, and an empty token
+	// matches every key, which drops everything: a broken list must not
+	// open the gate.
 	RiskyTokens []string
 	// MaxString caps strings and keys, in bytes (default 200).
 	MaxString int
@@ -49,9 +54,19 @@ func DefaultPolicy() Policy {
 			"$process_person_profile", "$geoip_disable", "$lib", "$lib_version",
 		},
 		Namespaces: []string{"feature.", "cli.", "workflow."},
+		// The design's list, each word with its plural (so that "paths"
+		// or "api_keys" hold data as "path" does), and the spellings
+		// written without a separator that code uses for the same things.
+		// "contents" is left out on purpose: "content" in the sense of
+		// what a user wrote has no plural, and "contents" names a feature
+		// (a table of contents, GitHub's contents API).
 		RiskyTokens: []string{
-			"path", "filepath", "filename", "prompt", "query", "text",
-			"document", "content", "url", "email", "token", "secret", "key",
+			"path", "paths", "filepath", "filepaths", "filename", "filenames",
+			"prompt", "prompts", "query", "queries", "text", "texts",
+			"document", "documents", "content", "url", "urls", "uri", "uris",
+			"email", "emails", "token", "tokens", "secret", "secrets",
+			"key", "keys", "apikey", "apikeys", "password", "passwords", "passwd",
+			"hostname", "hostnames", "username", "usernames", "ip", "ips",
 		},
 		MaxString: defaultMaxString,
 		MaxList:   defaultMaxList,
@@ -64,6 +79,10 @@ func DefaultPolicy() Policy {
 // defaultPolicy serves the package-level functions without building the
 // lists on every call; nothing in this package writes to a Policy's lists.
 var defaultPolicy = DefaultPolicy()
+
+// defaultAllWords is allOneWord(defaultPolicy.RiskyTokens), worked out
+// once rather than on every call.
+var defaultAllWords = allOneWord(defaultPolicy.RiskyTokens)
 
 // withDefaults resolves the limits once per call so the recursive walk can
 // trust them.
@@ -78,7 +97,16 @@ func (p Policy) withDefaults() Policy {
 
 // gate is a Policy whose limits are resolved; the walk hangs off it so that
 // Policy keeps value receivers only.
-type gate Policy
+type gate struct {
+	Policy
+	// allWords is allOneWord(RiskyTokens).
+	allWords bool
+}
+
+// newGate resolves p once per call to Properties.
+func newGate(p Policy) gate {
+	return gate{Policy: p.withDefaults(), allWords: allOneWord(p.RiskyTokens)}
+}
 
 func orDefault(v, def int) int {
 	if v <= 0 {

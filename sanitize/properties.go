@@ -25,7 +25,7 @@ func (p Policy) Properties(in map[string]any) (out map[string]any) {
 			out = map[string]any{}
 		}
 	}()
-	g := gate(p.withDefaults())
+	g := newGate(p)
 	return g.top(in)
 }
 

@@ -74,20 +74,45 @@ func TestProperties(t *testing.T) {
 			},
 		},
 		{
-			name: "risky tokens ignore case, nested too",
+			name: "risky words ignore case, nested too",
 			in: map[string]any{
 				"feature.EMAIL":    1,
 				"feature.Api_Key":  2,
-				"cli.monkey":       3,
-				"feature.ok":       map[string]any{"FileName": "x", "keep": 1, "URL": "u", "context": "c"},
-				"workflow.ok":      4,
-				"feature.\u212Aey": 5, // Kelvin sign folds to k
-				"feature.ſecret":   6, // long s folds to s
+				"feature.apiKey":   3,
+				"feature.APIKey":   4,
+				"feature.api-keys": 5,
+				"cli.monkey":       6,
+				"feature.ok":       map[string]any{"FileName": "x", "keep": 1, "URL": "u", "context": "c", "userPrompt": "p", "hotkeys": 2},
+				"workflow.ok":      7,
+				"feature.\u212Aey": 8, // Kelvin sign folds to k
+				"feature.ſecret":   9, // long s folds to s
+				"feature.keyboard": 10,
 			},
 			want: map[string]any{
-				"feature.ok":  map[string]any{"keep": int64(1)},
-				"workflow.ok": int64(4),
+				"cli.monkey":       int64(6),
+				"feature.ok":       map[string]any{"keep": int64(1), "context": "c", "hotkeys": int64(2)},
+				"workflow.ok":      int64(7),
+				"feature.keyboard": int64(10),
 			},
+		},
+		{
+			name: "system keys are words that pass",
+			in: map[string]any{
+				"libraries.idun": "0.1.0", "os.family": "Linux", "os.machine": "x86_64", "os.containerized": false,
+				"go.version": "go1.26.8", "libraries.gotest": false, "$process_person_profile": false, "$geoip_disable": true,
+				"$lib": "posthog-go", "$lib_version": "1.5.2",
+			},
+			want: map[string]any{
+				"libraries.idun": "0.1.0", "os.family": "Linux", "os.machine": "x86_64", "os.containerized": false,
+				"go.version": "go1.26.8", "libraries.gotest": false, "$process_person_profile": false, "$geoip_disable": true,
+				"$lib": "posthog-go", "$lib_version": "1.5.2",
+			},
+		},
+		{
+			name:   "a token that is not one word is matched as a substring",
+			policy: ptr(withPolicy(func(p *Policy) { p.RiskyTokens = []string{"api_key"} })),
+			in:     map[string]any{"feature.my_api_key_x": 1, "feature.apikey": 2, "feature.key": 3},
+			want:   map[string]any{"feature.apikey": int64(2), "feature.key": int64(3)},
 		},
 		{
 			name:   "system keys still pass the risky check",
@@ -345,11 +370,29 @@ func TestProperties(t *testing.T) {
 	}
 }
 
-// TestPropertiesEachRiskyToken keeps every default token honest: removing
-// one from DefaultPolicy fails its own subtest.
+// pinnedRiskyWords is the documented list (README, "Never collected"): the
+// design's words, their plurals and the glued spellings code uses.
+var pinnedRiskyWords = []string{
+	"path", "paths", "filepath", "filepaths", "filename", "filenames",
+	"prompt", "prompts", "query", "queries", "text", "texts",
+	"document", "documents", "content", "url", "urls", "uri", "uris",
+	"email", "emails", "token", "tokens", "secret", "secrets",
+	"key", "keys", "apikey", "apikeys", "password", "passwords", "passwd",
+	"hostname", "hostnames", "username", "usernames", "ip", "ips",
+}
+
+func TestRiskyWordsPinned(t *testing.T) {
+	if got := DefaultPolicy().RiskyTokens; !reflect.DeepEqual(got, pinnedRiskyWords) {
+		t.Errorf("DefaultPolicy().RiskyTokens = %q\nwant the documented %q", got, pinnedRiskyWords)
+	}
+}
+
+// TestPropertiesEachRiskyToken keeps every documented word honest: taking
+// one out of DefaultPolicy fails its own subtests.
 func TestPropertiesEachRiskyToken(t *testing.T) {
-	for _, tok := range DefaultPolicy().RiskyTokens {
-		for _, key := range []string{tok, strings.ToUpper(tok), "x_" + tok + "_y"} {
+	for _, tok := range pinnedRiskyWords {
+		title := strings.ToUpper(tok[:1]) + tok[1:]
+		for _, key := range []string{tok, strings.ToUpper(tok), "x_" + tok + "_y", "my" + title, "x-" + tok} {
 			t.Run(key, func(t *testing.T) {
 				in := map[string]any{
 					"feature." + key: 1,
@@ -383,8 +426,8 @@ func TestPropertiesByteCap(t *testing.T) {
 				in[fmt.Sprintf("feature.k%03d", i)] = tt.value
 			}
 			got := Properties(in)
-			if b := encode(t, got); len(b) > defaultMaxBytes {
-				t.Fatalf("encoded %d bytes, cap %d", len(b), defaultMaxBytes)
+			if b := encode(t, got); len(b) > 16384 {
+				t.Fatalf("encoded %d bytes, cap 16384", len(b))
 			}
 			if len(got) != tt.want {
 				t.Fatalf("kept %d entries, want %d", len(got), tt.want)
@@ -398,6 +441,43 @@ func TestPropertiesByteCap(t *testing.T) {
 	}
 }
 
+// TestPropertiesByteCapExact pins the 16 KiB cap to the byte: a map whose
+// encoding is exactly 16384 bytes is sent whole; one byte more and its last
+// entry is dropped.
+func TestPropertiesByteCapExact(t *testing.T) {
+	// Entries of 200-byte strings, then one whose length makes the total.
+	build := func(total int) map[string]any {
+		in := map[string]any{}
+		for i := range 75 {
+			in[fmt.Sprintf("feature.k%03d", i)] = strings.Repeat("a", 200)
+		}
+		// {"feature.k000":"a…a",…} is 2 + 75*217 + 74 = 16351 bytes; the
+		// last entry adds ,"feature.z":"…", 15 bytes and its value.
+		in["feature.z"] = strings.Repeat("b", total-16351-15)
+		return in
+	}
+	for _, tc := range []struct {
+		total int
+		kept  bool
+	}{{16384, true}, {16385, false}} {
+		in := build(tc.total)
+		if b, _ := json.Marshal(in); len(b) != tc.total {
+			t.Fatalf("input encodes to %d bytes, want %d", len(b), tc.total)
+		}
+		got := Properties(in)
+		if _, kept := got["feature.z"]; kept != tc.kept || len(got) != 75+btoi(tc.kept) {
+			t.Errorf("%d bytes: last entry kept %v (%d entries), want %v", tc.total, kept, len(got), tc.kept)
+		}
+	}
+}
+
+func btoi(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
 func TestPropertiesByteCapWithNestedValues(t *testing.T) {
 	big := map[string]any{}
 	for i := range 100 {
@@ -409,8 +489,8 @@ func TestPropertiesByteCapWithNestedValues(t *testing.T) {
 		in[fmt.Sprintf("feature.l%02d", i)] = []any{strings.Repeat("x", 300), strings.Repeat("y", 300)}
 	}
 	got := Properties(in)
-	if b := encode(t, got); len(b) > defaultMaxBytes {
-		t.Fatalf("encoded %d bytes, cap %d", len(b), defaultMaxBytes)
+	if b := encode(t, got); len(b) > 16384 {
+		t.Fatalf("encoded %d bytes, cap 16384", len(b))
 	}
 	if got["os.family"] != "Linux" {
 		t.Error("system key lost to the byte cap")
@@ -509,7 +589,7 @@ func TestCounterName(t *testing.T) {
 		{name: "upper case lowered", in: "Feature.Agent.COUNT", want: "feature.agent.count", ok: true},
 		{name: "IP address", in: "feature.10.0.0.1"},
 		{name: "IP address mid-name", in: "cli.192.168.1.20.count"},
-		{name: "version-like digits", in: "feature.1.2.count"},
+		{name: "version-like digits", in: "feature.1.2.count", want: "feature.1.2.count", ok: true},
 		{name: "one digits-only segment", in: "feature.tutorial.3.count", want: "feature.tutorial.3.count", ok: true},
 		{name: "stripe-like key", in: "feature.sk_live_4eC39HqLyjWDarjtT1zdp7dc.count"},
 		{name: "github token", in: "cli.ghp_abcdefghijklmnop.count"},
@@ -517,7 +597,8 @@ func TestCounterName(t *testing.T) {
 		{name: "aws key id", in: "feature.AKIAIOSFODNN7EXAMPLE.count"},
 		{name: "hex hash", in: "feature.deadbeef0123.count"},
 		{name: "uuid", in: "feature.6f1c2c8e-1d2a-4c3b-9a8e-0123456789ab.count"},
-		{name: "long with digits", in: "feature.build_20261125_1234.count"},
+		{name: "a date and a number", in: "feature.build_20261125_1234.count", want: "feature.build_20261125_1234.count", ok: true},
+		{name: "long with digits", in: "feature.build_k3j9x8m2p7q4w1z5.count"},
 		{name: "long without digits", in: "workflow.deep_research_agent.count", want: "workflow.deep_research_agent.count", ok: true},
 		{name: "short word of hex letters", in: "feature.cafe.count", want: "feature.cafe.count", ok: true},
 		{name: "exactly 200 bytes", in: "feature." + strings.Repeat("a", 192), want: "feature." + strings.Repeat("a", 192), ok: true},
@@ -544,11 +625,13 @@ func TestCounterName(t *testing.T) {
 		{name: "invalid UTF-8", in: "feature.\xff"},
 		{name: "non-ASCII letter", in: "feature.é"},
 		{name: "Kelvin sign does not pass as k", in: "feature.\u212Aey"},
-		{name: "risky token", in: "feature.api_key.count"},
+		{name: "risky word", in: "feature.api_key.count"},
+		{name: "risky word in camelCase", in: "feature.apiKey.count"},
+		{name: "risky word after capitals", in: "feature.APIKey.count"},
 		{name: "risky token in upper case", in: "feature.EMAIL.sent"},
-		{name: "risky token as substring", in: "feature.monkey"},
+		{name: "risky word as substring", in: "feature.monkey", want: "feature.monkey", ok: true},
 		{name: "risky token in a later segment", in: "cli.file.path.count"},
-		{name: "context contains text", in: "workflow.context.count"},
+		{name: "context contains text", in: "workflow.context.count", want: "workflow.context.count", ok: true},
 		{
 			name:   "policy namespaces",
 			policy: ptr(withPolicy(func(p *Policy) { p.Namespaces = []string{"agent."} })),
@@ -563,6 +646,16 @@ func TestCounterName(t *testing.T) {
 			name:   "policy risky tokens",
 			policy: ptr(withPolicy(func(p *Policy) { p.RiskyTokens = []string{"RUN"} })),
 			in:     "feature.run",
+		},
+		{
+			name:   "policy token that is not one word",
+			policy: ptr(withPolicy(func(p *Policy) { p.RiskyTokens = []string{"my_run"} })),
+			in:     "feature.my_run_x",
+		},
+		{
+			name:   "empty risky token drops every name",
+			policy: ptr(withPolicy(func(p *Policy) { p.RiskyTokens = []string{""} })),
+			in:     "feature.x",
 		},
 		{
 			name:   "one segment is not enough even for an empty namespace",

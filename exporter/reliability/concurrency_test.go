@@ -148,9 +148,11 @@ func concurrent(t *testing.T, before map[string]int64) {
 	// A last run with a long grace delivers whatever the 50 left queued,
 	// after the delay of sends cut off at exit has run out (faked through
 	// the file's delivery.next_attempt_at).
+	cutOff := cutOffUUIDs(s)
 	delays := expireDelay(t, s)
 	s.hostprog("-grace", "5s").silent(t, "drain run", 0)
 	noRejects(t, sink)
+	rawDuplicates(t, sink, cutOff)
 
 	st := s.load()
 	if userID == "" {
@@ -228,9 +230,11 @@ func concurrentCLI(t *testing.T) {
 			t.Errorf("cli %d: %v", i, r)
 		}
 	}
+	cutOff := cutOffUUIDs(s)
 	expireDelay(t, s)
 	s.hostprog("-grace", "5s").silent(t, "drain run", 0)
 	noRejects(t, sink)
+	rawDuplicates(t, sink, cutOff)
 	// The first run's count went in the installation's first Heartbeat.
 	st := s.load()
 	sent := eventCounts(eventsNamed(sink.Unique(), "Heartbeat"))
@@ -241,6 +245,39 @@ func concurrentCLI(t *testing.T) {
 		t.Errorf("%d distinct First run events, want 1", n)
 	}
 	figure(t, "%d concurrent `cli version` (+1 before): cli.version.count = %d left + %d sent, %d First run (raw %d)", procs, st.Counters["cli.version.count"], sent, len(eventsNamed(sink.Unique(), "First run")), len(eventsNamed(sink.Events(), "First run")))
+}
+
+// cutOffUUIDs are the queued events an attempt may have sent already: those
+// of an outbox whose schedule holds a delay (an attempt failed, or was cut
+// off at exit after the host got the events).
+func cutOffUUIDs(s *sandbox) map[string]bool {
+	cut := map[string]bool{}
+	st := s.load()
+	if st.Delivery.NextAttemptAt == nil {
+		return cut
+	}
+	for _, ev := range st.Pending {
+		cut[ev.UUID] = true
+	}
+	return cut
+}
+
+// rawDuplicates checks the sends themselves, before PostHog's
+// deduplication: an event is sent once, or twice when its first send was
+// cut off at exit (the schedule's delay was left, and the drain run sent
+// it again). A claim that ignored the schedule would send the same event
+// from many processes at once, which deduplication hides.
+func rawDuplicates(t *testing.T, sink *posthogtest.Server, cutOff map[string]bool) {
+	t.Helper()
+	sends := map[string]int{}
+	for _, ev := range sink.Events() {
+		sends[ev.UUID]++
+	}
+	for id, n := range sends {
+		if n > 2 || (n == 2 && !cutOff[id]) {
+			t.Errorf("event %s received %d times (queued behind a cut-off send: %v)", id, n, cutOff[id])
+		}
+	}
 }
 
 func eventsNamed(evs []posthogtest.Event, name string) []posthogtest.Event {

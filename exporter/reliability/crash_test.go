@@ -53,7 +53,6 @@ func TestReliabilityCrash(t *testing.T) {
 		tmpSeen    = map[string]bool{}
 		foldsCut   int // rounds that ended with a folding file left
 		firstSeen  string
-		killedAt   []time.Duration
 		progressOf = func(i int) string { return filepath.Join(progressDir, fmt.Sprintf("p%d", i)) }
 	)
 	for round := range rounds {
@@ -86,7 +85,6 @@ func TestReliabilityCrash(t *testing.T) {
 				t.Errorf("round %d: output before the kill: %v", round, r)
 			}
 			kills++
-			killedAt = append(killedAt, p.delay)
 		}
 
 		// The file, if any, parses and keeps its user_id.

@@ -42,10 +42,9 @@ func strace(t *testing.T) string {
 func TestReliabilityOptOut(t *testing.T) {
 	st := strace(t)
 	type variant struct {
-		name   string
-		xdg    bool // XDG_CONFIG_HOME set, else the default ~/.config
-		env    []string
-		values string
+		name string
+		xdg  bool // XDG_CONFIG_HOME set, else the default ~/.config
+		env  []string
 	}
 	var variants []variant
 	for _, name := range []string{"IDUN_TELEMETRY_ENABLED", "DO_NOT_TRACK", "OTEL_SDK_DISABLED"} {
