@@ -82,14 +82,16 @@ func (e *Exporter) reportDrop(name, rule string) {
 	e.printDebug(debugLine{Telemetry: "dropped", Counter: redact(name), Rule: rule})
 }
 
-// redact shows a dropped name with every part that is not a plain word
-// (lowercase letters, '_' and '-') or that holds a local word written as
-// "*": a name is often dropped for the data it carries (an address, a path,
-// a host or user name), which the debug output must not carry either.
+// redact shows a dropped name with every part written as "*" but those
+// that read as a short name (at most three plain words joined by '_' or
+// '-') and hold no local word: a name is often dropped for the data it
+// carries (an address, a path, a host or user name), which the debug
+// output must not carry either.
 func redact(name string) string {
 	parts := strings.Split(strings.ToLower(name), ".")
 	for i, p := range parts {
-		if !plainWord(p) || sanitize.HoldsLocalWord(p) {
+		words := strings.FieldsFunc(p, func(r rune) bool { return r == '_' || r == '-' })
+		if !plainWord(p) || len(words) > 3 || strings.Join(words, "_") != strings.NewReplacer("-", "_").Replace(p) || sanitize.HoldsLocalWord(p) {
 			parts[i] = "*"
 		}
 	}

@@ -46,6 +46,8 @@ func TestRedact(t *testing.T) {
 		"feature." + host + ".count":         "feature.*.count",
 		"workflow.https://x.org/p?q=1.count": "workflow.*.*.count",
 		"feature." + strings.Repeat("a", 41): "feature.*",
+		"cli._home_canary-user_secret-txt":   "cli.*",
+		"feature.a_b-c_d.count":              "feature.*.count",
 	} {
 		if got := redact(in); got != want {
 			t.Errorf("redact(%q) = %q, want %q", in, got, want)
