@@ -56,10 +56,6 @@ type Exporter struct {
 	// sends at most one Heartbeat before the day is up. Guarded by exportMu.
 	beat bool
 
-	// lockStuck records that the last commit found the state file's lock
-	// held past foldWait, so that the next one in this run does not wait
-	// again.
-	lockStuck atomic.Bool
 	// dropped holds the counter names debug mode reported as dropped;
 	// guarded by exportMu.
 	dropped map[string]bool
@@ -149,15 +145,36 @@ func (e *Exporter) start(b state.Brief, missing bool) {
 		}
 		return
 	}
-	_, _ = e.commit(context.Background(), now, nil, false)
+	_, _ = e.commit(context.Background(), now, change{wait: startWait})
 }
 
-// foldWait bounds how long a run waits for another process's lock on the
-// state file to create it or fold the journal into a Heartbeat: holders keep
-// it for a few milliseconds, so a longer wait means a stuck holder, and a
-// run's start or exit never waits on another process. What it could not
-// write waits in the journal for the next run.
-const foldWait = 25 * time.Millisecond
+// startWait and exitWait bound how long a run waits for another process's
+// lock on the state file, to create it or fold the journal into a
+// Heartbeat, at its start and at an export. Holders keep it for a few
+// milliseconds, so a longer wait means a stuck holder: a run never waits on
+// another beyond these, and what it could not write waits in the journal.
+// The export's is longer: the last run of a container or a CI job has no
+// later run to leave its Heartbeat to.
+const (
+	startWait = 25 * time.Millisecond
+	exitWait  = 100 * time.Millisecond
+)
+
+// change is what a commit adds to the state file under the lock.
+type change struct {
+	// deltas are counts that could not go to the journal.
+	deltas map[string]int64
+	// soon, as in heartbeatDue.
+	soon bool
+	// beatOnly: write nothing unless a Heartbeat is queued or the clock
+	// repaired. A run that found a Heartbeat due but was beaten to it by
+	// another leaves its counts in the journal, without a write.
+	beatOnly bool
+	wait     time.Duration
+}
+
+// errNothingDue aborts a beatOnly commit that has nothing to write.
+var errNothingDue = errors.New("exporter: nothing due")
 
 // errOptedOut aborts an update when the file, read under the lock, says off.
 var errOptedOut = errors.New(optedOutDecision.Reason)
@@ -275,7 +292,7 @@ func (e *Exporter) export(ctx context.Context, rm *metricdata.ResourceMetrics, s
 	now := e.cfg.now()
 	if len(deltas) == 0 {
 		if e.dueOnDisk(now) {
-			_, _ = e.commit(ctx, now, nil, false)
+			_, _ = e.commit(ctx, now, change{beatOnly: true, wait: exitWait})
 		}
 		return nil
 	}
@@ -314,9 +331,9 @@ func (e *Exporter) record(ctx context.Context, now time.Time, deltas map[string]
 		// deleted during the run): the counts wait in the journal while
 		// this run tries to make the installation.
 		if e.store.Add(deltas) != nil {
-			return e.commit(ctx, now, deltas, soon)
+			return e.commit(ctx, now, change{deltas: deltas, soon: soon, wait: exitWait})
 		}
-		beat, _ = e.commit(ctx, now, nil, soon)
+		beat, _ = e.commit(ctx, now, change{soon: soon, wait: exitWait})
 		return beat, nil
 	case err != nil:
 		e.off(err)
@@ -326,45 +343,46 @@ func (e *Exporter) record(ctx context.Context, now time.Time, deltas map[string]
 		return false, errOptedOut
 	}
 	if err := e.store.Add(deltas); err != nil {
-		return e.commit(ctx, now, deltas, soon)
+		return e.commit(ctx, now, change{deltas: deltas, soon: soon, wait: exitWait})
 	}
 	b.Journal = true
 	isCI, _ := ciProbe()
 	if heartbeatDue(b, now, soon, isCI) || clockOff(b, now) {
-		beat, _ = e.commit(ctx, now, nil, soon)
+		beat, _ = e.commit(ctx, now, change{soon: soon, beatOnly: true, wait: exitWait})
 	}
 	return beat, nil
 }
 
-// commit folds the journal and deltas into the state file and brings it up
-// to date under the lock, then starts sending when the outbox holds
+// commit folds the journal and c's deltas into the state file and brings
+// it up to date under the lock, then starts sending when the outbox holds
 // anything. A file that became unusable or opted out turns telemetry off
 // for the process. The error says whether the deltas reached the file;
 // beat, whether a Heartbeat was queued.
-func (e *Exporter) commit(ctx context.Context, now time.Time, deltas map[string]int64, soon bool) (beat bool, err error) {
-	wait := foldWait
-	if e.lockStuck.Load() {
-		// Stuck at the last try: take the lock only if it is free.
-		wait = time.Millisecond
-	}
-	ctx, cancel := context.WithTimeout(ctx, wait)
+func (e *Exporter) commit(ctx context.Context, now time.Time, c change) (beat bool, err error) {
+	ctx, cancel := context.WithTimeout(ctx, c.wait)
 	defer cancel()
 	var brief state.Brief
 	err = e.store.Fold(ctx, func(st *state.State) error {
-		if len(deltas) > 0 && st.Counters == nil {
-			st.Counters = make(map[string]int64, len(deltas))
+		if len(c.deltas) > 0 && st.Counters == nil {
+			st.Counters = make(map[string]int64, len(c.deltas))
 		}
-		for name, n := range deltas {
+		for name, n := range c.deltas {
 			st.Counters[name] = saturatingAdd(st.Counters[name], n)
 		}
+		repair := clockOff(st.Brief(), now)
 		var err error
-		if beat, err = e.prepare(st, now, soon); err != nil {
+		if beat, err = e.prepare(st, now, c.soon); err != nil {
 			return err
+		}
+		if c.beatOnly && !beat && !repair {
+			return errNothingDue
 		}
 		brief = st.Brief()
 		return nil
 	})
-	e.lockStuck.Store(errors.Is(err, state.ErrLockTimeout))
+	if errors.Is(err, errNothingDue) {
+		return false, nil
+	}
 	if err != nil {
 		e.off(err)
 		return false, err

@@ -28,8 +28,7 @@ func TestReliabilityFuzz(t *testing.T) {
 		{"./sanitize", "FuzzProperties"},
 		{"./sanitize", "FuzzCounterName"},
 		{"./state", "FuzzParse"},
-		{"./state", "FuzzParseQuick"},
-		{"./state", "FuzzSpliceCounters"},
+		{"./state", "FuzzJournal"},
 	} {
 		t.Run(target.name, func(t *testing.T) {
 			cmd := exec.Command(goTool(), "test", "-run", "^$", "-fuzz", "^"+target.name+"$", "-fuzztime", fuzztime, "-parallel", "1", target.pkg)

@@ -85,8 +85,9 @@ func holding(t *testing.T, path string) {
 // TestReliabilityStuckHolder runs `cli version` while another `cli version`
 // is stuck holding a lock (its flock calls return 1 s late, 3 s with -long, as in a
 // process stopped in a debugger or suspended): the normal run exits within
-// 50 ms of its usual time and keeps its count, whether the stuck one holds
-// the journal (nothing due) or the state file's lock (a Heartbeat due).
+// 50 ms of its usual time and keeps its count while the stuck one holds the
+// journal (nothing due), and within the two bounded waits for the lock when
+// the stuck one holds the state file's lock with a Heartbeat due.
 func TestReliabilityStuckHolder(t *testing.T) {
 	tracer := strace(t)
 	delay := "1000000" // µs: plenty for the runs beside it
@@ -97,9 +98,14 @@ func TestReliabilityStuckHolder(t *testing.T) {
 		name string
 		due  bool   // a Heartbeat is due, so the stuck run takes the state file's lock
 		lock string // the file the stuck run holds
+		// slack is what a run beside the stuck one may take more than
+		// usual: 50 ms; with a Heartbeat due, also the waits for the lock
+		// at its start and its export (25 + 100 ms, exporter's startWait
+		// and exitWait), after which its counts wait in the journal.
+		slack time.Duration
 	}{
-		{"journal", false, state.JournalName},
-		{"state-file-lock", true, state.FileName + ".lock"},
+		{"journal", false, state.JournalName, 50 * time.Millisecond},
+		{"state-file-lock", true, state.FileName + ".lock", 175 * time.Millisecond},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			sink := newSink(t)
@@ -148,7 +154,7 @@ func TestReliabilityStuckHolder(t *testing.T) {
 			for _, d := range took {
 				slowest = max(slowest, d)
 			}
-			if slowest > normal+50*time.Millisecond {
+			if slowest > normal+tc.slack {
 				t.Errorf("beside a stuck holder of %s a run took %v (runs %v), normally %v", tc.lock, slowest, took, normal)
 			}
 			if stuckResult.took < time.Second {
