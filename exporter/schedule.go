@@ -76,8 +76,13 @@ type outcome struct {
 // success, pushed to MaxBackoff when the key is refused, and to any
 // Retry-After the host asked for.
 func finishAttempt(st *state.State, o outcome, now time.Time) {
-	// One request per event: the answers come in any order.
-	slices.SortFunc(o.acked, func(a, b state.Event) int { return a.Timestamp.Compare(b.Timestamp) })
+	// One request per event: the answers come in any order; sent keeps the
+	// outbox's.
+	at := make(map[string]int, len(st.Pending))
+	for i, ev := range st.Pending {
+		at[ev.UUID] = i
+	}
+	slices.SortStableFunc(o.acked, func(a, b state.Event) int { return at[a.UUID] - at[b.UUID] })
 	acknowledge(st, o.acked)
 	kept := st.Pending[:0]
 	for _, ev := range st.Pending {

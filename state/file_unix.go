@@ -8,19 +8,30 @@ import (
 	"syscall"
 )
 
-// openRead opens a file for reading. O_NONBLOCK: should a named pipe take
-// the file's place after readFile checked it, opening it returns at once.
-func openRead(path string) (*os.File, error) {
-	return os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK|syscall.O_NOCTTY, 0)
-}
+// openRead opens a file for reading.
+func openRead(path string) (*os.File, error) { return open(path, syscall.O_RDONLY, 0) }
 
 // openAppend opens a journal file for appending, never through a link.
 func openAppend(path string, create bool) (*os.File, error) {
-	flags := os.O_WRONLY | os.O_APPEND | syscall.O_NOFOLLOW | syscall.O_NONBLOCK | syscall.O_NOCTTY
+	flags := syscall.O_WRONLY | syscall.O_APPEND | syscall.O_NOFOLLOW
 	if create {
-		flags |= os.O_CREATE
+		flags |= syscall.O_CREAT
 	}
-	return os.OpenFile(path, flags, 0o600)
+	return open(path, flags, 0o600)
+}
+
+// open opens with O_NONBLOCK, so that a named pipe in a file's place does
+// not hang the host, then makes the descriptor blocking again before
+// os.NewFile: a blocking one stays out of the runtime's poller, which a
+// regular file has no use for and whose set-up (and the thread it keeps
+// waiting) cost a run with nothing due more than its file work.
+func open(path string, flags int, perm uint32) (*os.File, error) {
+	fd, err := syscall.Open(path, flags|syscall.O_NONBLOCK|syscall.O_NOCTTY|syscall.O_CLOEXEC, perm)
+	if err != nil {
+		return nil, &fs.PathError{Op: "open", Path: path, Err: err}
+	}
+	_ = syscall.SetNonblock(fd, false)
+	return os.NewFile(uintptr(fd), path), nil
 }
 
 // lockJournal takes a shared or an exclusive flock on f if it is free.

@@ -1,15 +1,13 @@
 package state
 
 import (
-	"bufio"
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"io/fs"
 	"maps"
 	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -19,7 +17,7 @@ import (
 // Names of the files beside config.yaml.
 const (
 	JournalName = "counts.journal"
-	BriefName   = "config.brief.json"
+	BriefName   = "config.brief"
 	foldSuffix  = ".folding"
 )
 
@@ -31,17 +29,22 @@ var errJournalBusy = errors.New("state: folds kept taking the journal away")
 // JournalPath returns the path of the journal beside the state file.
 func (s *Store) JournalPath() string { return s.beside(JournalName) }
 
-// Add appends counts to the journal with one write, waiting for no one. It
-// never touches config.yaml; the caller checks that telemetry is on.
+// Add appends counts to the journal with one write, waiting for no one:
+// one line of name=count pairs. Names with a space, '=' or a byte outside
+// printable ASCII are left out (a counter name has none). It never touches
+// config.yaml; the caller checks that telemetry is on.
 func (s *Store) Add(counts map[string]int64) error {
-	if len(counts) == 0 {
+	var line []byte
+	for _, name := range slices.Sorted(maps.Keys(counts)) {
+		if n := counts[name]; n > 0 && plain(name) {
+			line = strconv.AppendInt(append(append(line, name...), '='), n, 10)
+			line = append(line, ' ')
+		}
+	}
+	if len(line) == 0 {
 		return nil
 	}
-	line, err := json.Marshal(counts)
-	if err != nil {
-		return err
-	}
-	line = append(line, '\n')
+	line[len(line)-1] = '\n'
 	path := s.JournalPath()
 	for range 8 {
 		f, err := openAppend(path, true)
@@ -146,22 +149,36 @@ func drain(path string, counts map[string]int64) bool {
 	return err == nil
 }
 
-// addLines adds each line of a journal to counts, skipping those that do not
-// decode (a hand edit, a write cut by a power loss).
+// addLines adds each whole line of a journal to counts, skipping a line
+// that does not decode (a hand edit) and a last one without its newline (a
+// write cut by a power loss).
 func addLines(counts map[string]int64, b []byte) {
-	sc := bufio.NewScanner(bytes.NewReader(b))
-	sc.Buffer(nil, maxJournalSize)
-	for sc.Scan() {
-		var line map[string]int64
-		if json.Unmarshal(sc.Bytes(), &line) != nil {
-			continue
-		}
-		for name, n := range line {
-			if n > 0 {
-				counts[name] = saturatingAdd(counts[name], n)
+	lines := strings.Split(string(b), "\n")
+	for _, line := range lines[:len(lines)-1] {
+		pairs := map[string]int64{}
+		for _, pair := range strings.Fields(line) {
+			name, v, _ := strings.Cut(pair, "=")
+			n, err := strconv.ParseInt(v, 10, 64)
+			if err != nil || n <= 0 || !plain(name) {
+				pairs = nil
+				break
 			}
+			pairs[name] = saturatingAdd(pairs[name], n)
+		}
+		for name, n := range pairs {
+			counts[name] = saturatingAdd(counts[name], n)
 		}
 	}
+}
+
+// plain reports whether a counter name can stand in a journal line.
+func plain(name string) bool {
+	for i := 0; i < len(name); i++ {
+		if name[i] <= ' ' || name[i] > '~' || name[i] == '=' {
+			return false
+		}
+	}
+	return name != ""
 }
 
 // Counts returns every count not yet in an event, wherever it is stored. It

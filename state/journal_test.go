@@ -173,7 +173,7 @@ func TestFoldCutShortAfterItsWrite(t *testing.T) {
 
 // The interleavings of an appender with a fold, step by step.
 func TestAppenderAndFoldInterleave(t *testing.T) {
-	line := []byte(`{"cli.late.count":1}` + "\n")
+	line := []byte("cli.late.count=1\n")
 
 	t.Run("opened before the fold, writes after it", func(t *testing.T) {
 		s := newStore(t)
@@ -237,15 +237,28 @@ func TestResetDropsTheJournal(t *testing.T) {
 	want(t, "counts", counts(t, s), nil)
 }
 
-// A journal line that does not decode is skipped; the others count.
+// A journal line that does not decode is skipped whole, and so is a last
+// line without its newline; the others count.
 func TestJournalSkipsBadLines(t *testing.T) {
 	s := newStore(t)
 	identity(t, s)
-	raw := "{\"cli.a.count\":2}\nnot json\n{\"cli.a.count\":-5,\"cli.b.count\":1}\n{\"cli.a.count\":\"x\"}\n{\"cli.a.count\":1"
+	raw := "cli.a.count=2\nnot a pair\ncli.a.count=-5 cli.b.count=1\ncli.a.count=x\ncli.b.count=1 cli.a.count=1\n\ncli.a.count=1"
 	if err := os.WriteFile(s.JournalPath(), []byte(raw), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	want(t, "counts", counts(t, s), map[string]int64{"cli.a.count": 2, "cli.b.count": 1})
+	want(t, "counts", counts(t, s), map[string]int64{"cli.a.count": 3, "cli.b.count": 1})
+}
+
+// Add writes one line of sorted name=count pairs, and leaves out what a
+// line cannot hold.
+func TestAddWritesOnePlainLine(t *testing.T) {
+	s := newStore(t)
+	identity(t, s)
+	add(t, s, map[string]int64{"feature.x.count": 2, "cli.a.count": 1, "bad name": 3, "a=b": 1, "cli.zero.count": 0})
+	b, _ := os.ReadFile(s.JournalPath())
+	if string(b) != "cli.a.count=1 feature.x.count=2\n" {
+		t.Errorf("journal %q", b)
+	}
 }
 
 // Peek reads the brief while config.yaml is the version it was derived

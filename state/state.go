@@ -62,15 +62,14 @@ type Delivery struct {
 // Brief is what a run needs of the state to learn whether anything is due
 // (see Store.Peek): Counters and Pending are counts of entries.
 type Brief struct {
-	UserID           string     `json:"user_id,omitempty"`
-	TelemetryEnabled *bool      `json:"telemetry_enabled,omitempty"`
-	CreatedAt        time.Time  `json:"created_at"`
-	LastHeartbeatAt  *time.Time `json:"last_heartbeat_at,omitempty"`
-	Counters         int        `json:"counters,omitempty"`
-	Pending          int        `json:"pending,omitempty"`
-	NextAttemptAt    *time.Time `json:"next_attempt_at,omitempty"`
+	UserID            string
+	TelemetryEnabled  *bool
+	CreatedAt         time.Time
+	LastHeartbeatAt   *time.Time
+	Counters, Pending int
+	NextAttemptAt     *time.Time
 	// Journal: the journal holds counts (read at each Peek, never cached).
-	Journal bool `json:"-"`
+	Journal bool
 }
 
 // Brief returns what Peek would return for s.

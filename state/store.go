@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"cmp"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -12,6 +11,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"github.com/gofrs/flock"
@@ -37,6 +37,9 @@ var (
 type Store struct {
 	path        string
 	lockTimeout time.Duration
+
+	mu    sync.Mutex
+	known *knownBrief // the last brief read or written, guarded by mu
 }
 
 // New returns a Store for the file at path; it touches nothing.
@@ -86,33 +89,6 @@ func (s *Store) Peek() (Brief, error) {
 	fi, err := os.Stat(s.JournalPath())
 	b.Journal = err == nil && fi.Size() > 0
 	return b, nil
-}
-
-type briefFile struct {
-	Config fileID `json:"config"`
-	Brief  Brief  `json:"brief"`
-}
-
-func (s *Store) cachedBrief() (Brief, bool) {
-	raw, _, err := readFile(s.beside(BriefName), 4096)
-	var c briefFile
-	if err != nil || json.Unmarshal(raw, &c) != nil {
-		return Brief{}, false
-	}
-	fi, err := os.Stat(s.path)
-	if err != nil || !fi.Mode().IsRegular() || idOf(fi) != c.Config {
-		return Brief{}, false
-	}
-	return c.Brief, true
-}
-
-// writeBrief needs no lock: a brief names the version it was derived from,
-// and one stale or torn by two writers at once is not used.
-func (s *Store) writeBrief(b Brief, id fileID) {
-	raw, err := json.Marshal(briefFile{Config: id, Brief: b})
-	if err == nil {
-		_ = writeFile(s.beside(BriefName), raw, false)
-	}
 }
 
 // Update runs fn on the current state under the exclusive lock and writes
@@ -190,19 +166,6 @@ func parse(path string, b []byte) (st *State, err error) {
 	}
 	st.existed = true
 	return st, nil
-}
-
-// fileID tells versions of a file apart without reading them: a writer
-// renames a new file over the old one (a new inode; on Windows, where there
-// is none here, a new modification time).
-type fileID struct {
-	Size    int64  `json:"size"`
-	ModTime int64  `json:"mtime_ns"`
-	Inode   uint64 `json:"inode,omitempty"`
-}
-
-func idOf(fi fs.FileInfo) fileID {
-	return fileID{Size: fi.Size(), ModTime: fi.ModTime().UnixNano(), Inode: inode(fi)}
 }
 
 // readFile reads a regular file of at most limit bytes, and tells which
