@@ -11,7 +11,6 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
-	"sync"
 	"time"
 
 	"github.com/gofrs/flock"
@@ -37,9 +36,6 @@ var (
 type Store struct {
 	path        string
 	lockTimeout time.Duration
-
-	mu    sync.Mutex
-	known *knownBrief // the last brief read or written, guarded by mu
 }
 
 // New returns a Store for the file at path; it touches nothing.
