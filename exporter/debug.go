@@ -17,14 +17,6 @@ const ruleNotCounter = "not-an-int64-counter"
 // namespaces are the prefixes a counter name must start with.
 var namespaces = sanitize.DefaultPolicy().Namespaces
 
-// dropRule says whether the counter name is kept out of telemetry and, if
-// it is, by which rule: sanitize.Explain's verdict, the one the exporter
-// follows. Every counter goes through it.
-func dropRule(name string) (rule string, dropped bool) {
-	v := sanitize.Explain(name)
-	return v.Rule, !v.OK
-}
-
 // inNamespace reports whether name starts with a telemetry namespace,
 // ignoring case.
 func inNamespace(name string) bool {

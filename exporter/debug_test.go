@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/Idun-Group/idun-telemetry-go/exporter/posthogtest"
+	"github.com/Idun-Group/idun-telemetry-go/sanitize"
 )
 
 func TestDropRule(t *testing.T) {
@@ -27,9 +28,10 @@ func TestDropRule(t *testing.T) {
 		{"feature.", "not-a-name", true},
 		{"feature." + strings.ToLower(host) + ".count", "local-word:host", true},
 	} {
-		rule, dropped := dropRule(tc.name)
-		if dropped != tc.dropped || rule != tc.rule {
-			t.Errorf("dropRule(%q) = %q, %v; want %q, %v", tc.name, rule, dropped, tc.rule, tc.dropped)
+		// The rule debug mode prints for a dropped counter.
+		v := sanitize.Explain(tc.name)
+		if !v.OK != tc.dropped || v.Rule != tc.rule {
+			t.Errorf("Explain(%q) = %+v; want rule %q, dropped %v", tc.name, v, tc.rule, tc.dropped)
 		}
 	}
 }

@@ -435,11 +435,12 @@ func counterSums(rm *metricdata.ResourceMetrics, drop func(name, rule string)) (
 			default:
 				continue
 			}
-			if rule, dropped := dropRule(m.Name); dropped {
-				drop(m.Name, rule)
+			v := sanitize.Explain(m.Name)
+			if !v.OK {
+				drop(m.Name, v.Rule)
 				continue
 			}
-			name, _ := sanitize.CounterName(m.Name)
+			name := v.Key
 			var total int64
 			for _, dp := range sum.DataPoints {
 				if dp.Value > 0 {
