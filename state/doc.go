@@ -17,7 +17,7 @@
 // the file in folded_journals, and only then removes it: a fold cut short
 // anywhere is done again or not at all.
 //
-// config.brief.json, derived from config.yaml, tells a run that nothing is
+// config.brief, derived from config.yaml, tells a run that nothing is
 // due without parsing YAML. It is trusted only while config.yaml's size,
 // modification time and inode are those it records.
 //

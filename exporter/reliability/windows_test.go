@@ -310,8 +310,8 @@ func checkInstallation(t *testing.T, s *sandbox, sink *posthogtest.Server, added
 		userID = st.UserID
 	}
 	// A last run with a long grace delivers what the runs left queued,
-	// once the leases of sends cut off at exit have run out (faked
-	// through the file's lease_until).
+	// once the delay of sends cut off at exit has run out (faked
+	// through the file's delivery.next_attempt_at).
 	expireDelay(t, s)
 	s.hostprog("-grace", "5s").silent(t, "drain run", 0)
 	noRejects(t, sink)
