@@ -3,7 +3,6 @@
 package reliability
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -149,19 +148,7 @@ func TestReliabilityCrash(t *testing.T) {
 	// A new installation's first Heartbeat took the first flush's counts:
 	// they count as persisted, delivered or still queued.
 	stored := st.Counters["cli.crash.count"]
-	persisted := stored
-	beats := map[string]bool{}
-	for _, ev := range eventsNamed(sink.Unique(), "Heartbeat") {
-		if !beats[ev.UUID] {
-			beats[ev.UUID] = true
-			persisted += counterSum(map[string]any{"cli.crash.count": ev.Properties["cli.crash.count"]})
-		}
-	}
-	for _, ev := range pendingNamed(st, "Heartbeat") {
-		if !beats[ev.UUID] {
-			persisted += counterSum(map[string]any{"cli.crash.count": ev.Properties["cli.crash.count"]})
-		}
-	}
+	persisted := stored + inHeartbeats(sink, st, "cli.crash.count")
 	if persisted < acked {
 		t.Errorf("lost flushed counts: %d flushed before the kills, %d persisted", acked, persisted)
 	}
@@ -169,15 +156,8 @@ func TestReliabilityCrash(t *testing.T) {
 		t.Errorf("counted twice: %d persisted > %d flushed + %d in flight at the kills", persisted, acked, kills)
 	}
 	// The next fold writes the file, and its brief, over what the kills
-	// left: no temporary or folding file stays, and no count moves.
-	if err := state.New(s.statePath()).Fold(context.Background(), func(*state.State) error { return nil }); err != nil {
-		t.Fatalf("fold after the kills: %v", err)
-	}
-	left, _ := filepath.Glob(filepath.Join(s.config, "idun", ".*.tmp"))
-	folding, _ := filepath.Glob(filepath.Join(s.config, "idun", "counts.*.folding"))
-	if len(left) != 0 || len(folding) != 0 {
-		t.Errorf("temporary or folding files left after the next fold: %v %v", left, folding)
-	}
+	// left, and moves no count.
+	foldLeavesNothing(t, s)
 	if again := s.load().Counters["cli.crash.count"]; again != stored {
 		t.Errorf("the fold after the kills changed the count: %d, was %d", again, stored)
 	}
@@ -193,8 +173,8 @@ func TestReliabilityCrash(t *testing.T) {
 	if len(first) != 1 || len(queued) != 0 {
 		t.Errorf("First run: %d delivered + %d queued, want exactly 1 delivered", len(first), len(queued))
 	}
-	figure(t, "%d SIGKILLs at 0-%s: file parsed after %d/%d, user_id changed 0 times, lock free after %d/%d; %d counts flushed before the kills, %d persisted (lost 0 flushed, %d in-flight counts of %d killed processes kept); kills inside a write (temp file found) %d, temp files left after the next run that writes %d, rounds ending with a fold cut short %d; First run %d delivered (%d raw, same UUID) + %d queued after %d send delays of killed senders ran out",
-		kills, ms(maxDelay), rounds, rounds, rounds, rounds, acked, persisted, persisted-acked, kills, len(tmpSeen), len(left), foldsCut, len(first), len(eventsNamed(sink.Events(), "First run")), len(queued), delays)
+	figure(t, "%d SIGKILLs at 0-%s: file parsed after %d/%d, user_id changed 0 times, lock free after %d/%d; %d counts flushed before the kills, %d persisted (lost 0 flushed, %d in-flight counts of %d killed processes kept); kills inside a write (temp file found) %d, temp or folding files left after the next fold 0, rounds ending with a fold cut short %d; First run %d delivered (%d raw, same UUID) + %d queued after %d send delays of killed senders ran out",
+		kills, ms(maxDelay), rounds, rounds, rounds, rounds, acked, persisted, persisted-acked, kills, len(tmpSeen), foldsCut, len(first), len(eventsNamed(sink.Events(), "First run")), len(queued), delays)
 }
 
 // chanResult is a started process whose result arrives later.

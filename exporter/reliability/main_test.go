@@ -4,6 +4,7 @@ package reliability
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -445,3 +446,36 @@ func ms(d time.Duration) string {
 
 // copyDiscard drains r.
 func copyDiscard(r io.Reader) { _, _ = io.Copy(io.Discard, r) }
+
+// inHeartbeats sums a counter over the distinct Heartbeats the stand-in
+// accepted and those still queued in st: counts an installation moved out
+// of its file into events.
+func inHeartbeats(sink *posthogtest.Server, st *state.State, name string) int64 {
+	var n int64
+	seen := map[string]bool{}
+	for _, ev := range eventsNamed(sink.Unique(), "Heartbeat") {
+		seen[ev.UUID] = true
+		n += counterSum(map[string]any{name: ev.Properties[name]})
+	}
+	for _, ev := range pendingNamed(st, "Heartbeat") {
+		if !seen[ev.UUID] {
+			n += counterSum(map[string]any{name: ev.Properties[name]})
+		}
+	}
+	return n
+}
+
+// foldLeavesNothing folds the journal from the test, as the next run that
+// writes the file would, and checks that no temporary or folding file
+// stays after it.
+func foldLeavesNothing(t *testing.T, s *sandbox) {
+	t.Helper()
+	if err := state.New(s.statePath()).Fold(context.Background(), func(*state.State) error { return nil }); err != nil {
+		t.Fatalf("fold after the kills: %v", err)
+	}
+	left, _ := filepath.Glob(filepath.Join(s.config, "idun", ".*.tmp"))
+	folding, _ := filepath.Glob(filepath.Join(s.config, "idun", "counts.*.folding"))
+	if len(left) != 0 || len(folding) != 0 {
+		t.Errorf("temporary or folding files left after the next fold: %v %v", left, folding)
+	}
+}

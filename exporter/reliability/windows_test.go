@@ -3,7 +3,6 @@
 package reliability
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -674,17 +673,7 @@ func windowsKill(t *testing.T, w *wine) {
 	}
 	// The installation's first Heartbeat took its first flushes' counts:
 	// they count as persisted, delivered or still queued.
-	persisted := storedCounts(t, s.statePath())["cli.crash.count"]
-	beats := map[string]bool{}
-	for _, ev := range eventsNamed(sink.Unique(), "Heartbeat") {
-		beats[ev.UUID] = true
-		persisted += counterSum(map[string]any{"cli.crash.count": ev.Properties["cli.crash.count"]})
-	}
-	for _, ev := range pendingNamed(st, "Heartbeat") {
-		if !beats[ev.UUID] {
-			persisted += counterSum(map[string]any{"cli.crash.count": ev.Properties["cli.crash.count"]})
-		}
-	}
+	persisted := storedCounts(t, s.statePath())["cli.crash.count"] + inHeartbeats(sink, st, "cli.crash.count")
 	if persisted < acked {
 		t.Errorf("lost flushed counts: %d flushed before the kills, %d persisted (%d lost)", acked, persisted, acked-persisted)
 	}
@@ -693,14 +682,7 @@ func windowsKill(t *testing.T, w *wine) {
 	}
 	// The next fold writes over what the kills left (the test folds: runs
 	// with nothing due do not write the file).
-	if err := state.New(s.statePath()).Fold(context.Background(), func(*state.State) error { return nil }); err != nil {
-		t.Fatalf("fold after the kills: %v", err)
-	}
-	left, _ := filepath.Glob(filepath.Join(s.config, "idun", ".*.tmp"))
-	folding, _ := filepath.Glob(filepath.Join(s.config, "idun", "counts.*.folding"))
-	if len(left) != 0 || len(folding) != 0 {
-		t.Errorf("temporary or folding files left after the next fold: %v %v", left, folding)
-	}
+	foldLeavesNothing(t, s)
 	noRejects(t, sink)
 	if first := eventsNamed(sink.Unique(), "First run"); len(first) != 1 || (firstSeen != "" && first[0].UUID != firstSeen) {
 		t.Errorf("First run: %d delivered (queued as %s), want exactly that one", len(first), firstSeen)
