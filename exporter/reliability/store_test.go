@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -134,7 +135,7 @@ func TestReliabilityStuckHolder(t *testing.T) {
 			runs++
 			holding(t, filepath.Join(s.config, "idun", tc.lock))
 			var took []time.Duration
-			for range 3 {
+			for range 5 {
 				r := s.cli("version")
 				cliOK(t, "run beside the stuck one", r)
 				took = append(took, r.took)
@@ -150,12 +151,12 @@ func TestReliabilityStuckHolder(t *testing.T) {
 			}
 			stuckResult.stderr = []byte(strings.Join(own, ""))
 			cliOK(t, "the stuck run", stuckResult)
-			slowest := took[0]
-			for _, d := range took {
-				slowest = max(slowest, d)
-			}
-			if slowest > normal+tc.slack {
-				t.Errorf("beside a stuck holder of %s a run took %v (runs %v), normally %v", tc.lock, slowest, took, normal)
+			// The median, against the median of the runs before: one run
+			// slowed by the loaded machine (CI runs the packages at once)
+			// is not the stuck holder's doing.
+			slowest, beside := slices.Max(took), median(took)
+			if beside > normal+tc.slack {
+				t.Errorf("beside a stuck holder of %s a run took %v (median of %v), normally %v", tc.lock, beside, took, normal)
 			}
 			if stuckResult.took < time.Second {
 				t.Errorf("the stuck run took only %v: the injected delay did not apply", stuckResult.took)
@@ -167,8 +168,8 @@ func TestReliabilityStuckHolder(t *testing.T) {
 			if sent+left != runs {
 				t.Errorf("cli.version.count: %d delivered + %d left = %d, want %d runs", sent, left, sent+left, runs)
 			}
-			figure(t, "stuck holder of %s (flock returns %s µs late): `cli version` beside it %s at the slowest of 3 (normally %s, median of 5); the stuck run %s; counts %d delivered + %d left = %d of %d runs",
-				tc.lock, delay, ms(slowest), ms(normal), ms(stuckResult.took), sent, left, sent+left, runs)
+			figure(t, "stuck holder of %s (flock returns %s µs late): `cli version` beside it %s (median of 5, slowest %s; normally %s, median of 5); the stuck run %s; counts %d delivered + %d left = %d of %d runs",
+				tc.lock, delay, ms(beside), ms(slowest), ms(normal), ms(stuckResult.took), sent, left, sent+left, runs)
 		})
 	}
 }
