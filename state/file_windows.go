@@ -1,11 +1,10 @@
 package state
 
 // Windows refuses to rename over or delete a file that another process has
-// open without FILE_SHARE_DELETE, which os.Open does not pass: this package
-// opens its files with every share mode, so a reader or an appender never
-// makes a writer fail. What is left (an antivirus, an indexer, a backup
-// holding the file) is transient: retried for a bounded time, as
-// cmd/go/internal/robustio does, never taken for an unusable file.
+// open without FILE_SHARE_DELETE, which os.Open does not pass: every file
+// here is opened with all three share modes. What is left (an antivirus, an
+// indexer, a backup holding the file) is retried for 500 ms, as
+// cmd/go/internal/robustio does, and never taken for an unusable file.
 
 import (
 	"context"
@@ -18,35 +17,28 @@ import (
 	"golang.org/x/sys/windows"
 )
 
-// retry runs call again, for up to 500 ms, while it meets the errors
-// another process's open file causes.
 func retry(call func() error) (err error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
 	defer cancel()
 	_, _ = poll(ctx, func() (bool, error) {
 		err = call()
 		var errno syscall.Errno
-		transient := errors.As(err, &errno) && (errno == windows.ERROR_ACCESS_DENIED ||
-			errno == windows.ERROR_SHARING_VIOLATION || errno == windows.ERROR_LOCK_VIOLATION)
-		return !transient, nil
+		return !errors.As(err, &errno) || errno != windows.ERROR_ACCESS_DENIED &&
+			errno != windows.ERROR_SHARING_VIOLATION && errno != windows.ERROR_LOCK_VIOLATION, nil
 	})
 	return err
 }
 
-const shareAll = windows.FILE_SHARE_READ | windows.FILE_SHARE_WRITE | windows.FILE_SHARE_DELETE
-
 func open(path string, access, disposition uint32) (f *os.File, err error) {
 	p, err := windows.UTF16PtrFromString(path)
-	if err != nil {
-		return nil, &fs.PathError{Op: "open", Path: path, Err: err}
-	}
-	err = retry(func() error {
-		h, err := windows.CreateFile(p, access, shareAll, nil, disposition, windows.FILE_ATTRIBUTE_NORMAL, 0)
-		if err == nil {
+	if err == nil {
+		err = retry(func() error {
+			h, err := windows.CreateFile(p, access, windows.FILE_SHARE_READ|windows.FILE_SHARE_WRITE|windows.FILE_SHARE_DELETE,
+				nil, disposition, windows.FILE_ATTRIBUTE_NORMAL, 0)
 			f = os.NewFile(uintptr(h), path)
-		}
-		return err
-	})
+			return err
+		})
+	}
 	if err != nil {
 		return nil, &fs.PathError{Op: "open", Path: path, Err: err}
 	}
@@ -70,9 +62,7 @@ func openAppend(path string, create bool) (*os.File, error) {
 // range refuses writes, even its owner's through another handle.
 var lockAt, writeAt = windows.Overlapped{OffsetHigh: 1 << 30}, windows.Overlapped{OffsetHigh: 1<<30 + 1}
 
-func lockJournal(f *os.File, exclusive bool) (bool, error) {
-	return lockRange(f, exclusive, lockAt)
-}
+func lockJournal(f *os.File, exclusive bool) (bool, error) { return lockRange(f, exclusive, lockAt) }
 
 func lockRange(f *os.File, exclusive bool, ol windows.Overlapped) (bool, error) {
 	flags := uint32(windows.LOCKFILE_FAIL_IMMEDIATELY)
@@ -80,13 +70,10 @@ func lockRange(f *os.File, exclusive bool, ol windows.Overlapped) (bool, error) 
 		flags |= windows.LOCKFILE_EXCLUSIVE_LOCK
 	}
 	err := windows.LockFileEx(windows.Handle(f.Fd()), flags, 0, 1, 0, &ol)
-	switch {
-	case err == nil:
-		return true, nil
-	case errors.Is(err, windows.ERROR_LOCK_VIOLATION), errors.Is(err, windows.ERROR_IO_PENDING):
+	if errors.Is(err, windows.ERROR_LOCK_VIOLATION) || errors.Is(err, windows.ERROR_IO_PENDING) {
 		return false, nil
 	}
-	return false, err
+	return err == nil, err
 }
 
 // unlockJournal drops the lock at once: Windows drops a closed handle's
@@ -97,10 +84,9 @@ func unlockRange(f *os.File, ol windows.Overlapped) {
 	_ = windows.UnlockFileEx(windows.Handle(f.Fd()), 0, 1, 0, &ol)
 }
 
-// writeLine appends line. Appends through FILE_APPEND_DATA are atomic on
-// NTFS but not under wine, where two at once can land at the same offset
-// (a lost line in 200, measured): appenders take turns, for one write
-// each, and one stuck for 100 ms is passed by.
+// writeLine appends line. FILE_APPEND_DATA appends are atomic on NTFS but
+// not under wine (1-2 lines lost in 200, measured): appenders take turns,
+// one write each, and pass one stuck for 100 ms.
 func writeLine(f *os.File, line []byte) error {
 	ctx, cancel := context.WithTimeout(context.Background(), drainWait)
 	defer cancel()
