@@ -1,6 +1,7 @@
 package telemetrycmd
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -276,6 +277,13 @@ func printStatus(w io.Writer, r *exporter.StatusReport) {
 		outbox = fmt.Sprintf("%d event(s) waiting: %s", len(r.Pending), strings.Join(parts, ", "))
 	}
 	fmt.Fprintf(w, "Outbox:          %s\n", outbox)
+	if d := r.Delivery; d.NextAttemptAt != nil || d.Rejected > 0 {
+		next := "now"
+		if d.NextAttemptAt != nil {
+			next = d.NextAttemptAt.UTC().Format(time.RFC3339)
+		}
+		fmt.Fprintf(w, "Next send:       %s (%d failed attempt(s), last: %s; %d event(s) refused by PostHog)\n", next, d.Failures, cmp.Or(d.LastFailure, "none"), d.Rejected)
+	}
 
 	if len(r.Sent) == 0 {
 		fmt.Fprintf(w, "Last sent:       none\n")

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/Idun-Group/idun-telemetry-go/exporter"
 	"github.com/Idun-Group/idun-telemetry-go/exporter/posthogtest"
@@ -206,5 +207,24 @@ func TestMisconfiguredOptions(t *testing.T) {
 	}
 	if code, stdout, _ := run(badKey, "status"); code != 0 || !strings.Contains(stdout, "Decided by:      invalid-configuration") {
 		t.Errorf("status with an empty key: exit %d, %q", code, stdout)
+	}
+}
+
+// status says when the next send may be made and why the last failed.
+func TestStatusShowsTheSchedule(t *testing.T) {
+	path, opts := sandbox(t)
+	next := time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)
+	err := state.New(path).Update(context.Background(), func(st *state.State) error {
+		_, err := st.EnsureUserID(next)
+		st.Delivery = state.Delivery{NextAttemptAt: &next, Failures: 3, LastFailure: "http 500", Rejected: 1}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	code, stdout, _ := run(telemetrycmd.Command{Options: opts}, "status")
+	want := "Next send:       2026-12-01T10:00:00Z (3 failed attempt(s), last: http 500; 1 event(s) refused by PostHog)\n"
+	if code != 0 || !strings.Contains(stdout, want) {
+		t.Errorf("exit %d, stdout %q; want it to hold %q", code, stdout, want)
 	}
 }
