@@ -145,7 +145,7 @@ func (e *Exporter) start(b state.Brief, missing bool) {
 		}
 		return
 	}
-	_, _ = e.commit(context.Background(), now, change{wait: startWait})
+	_, _ = e.commit(context.Background(), now, change{beatOnly: true, wait: startWait})
 }
 
 // startWait and exitWait bound how long a run waits for another process's
@@ -166,9 +166,10 @@ type change struct {
 	deltas map[string]int64
 	// soon, as in heartbeatDue.
 	soon bool
-	// beatOnly: write nothing unless a Heartbeat is queued or the clock
-	// repaired. A run that found a Heartbeat due but was beaten to it by
-	// another leaves its counts in the journal, without a write.
+	// beatOnly: write nothing unless a Heartbeat is queued, the clock
+	// repaired or the installation made. A run that found a Heartbeat due
+	// but was beaten to it by another leaves its counts in the journal,
+	// without a write.
 	beatOnly bool
 	wait     time.Duration
 }
@@ -369,12 +370,12 @@ func (e *Exporter) commit(ctx context.Context, now time.Time, c change) (beat bo
 		for name, n := range c.deltas {
 			st.Counters[name] = saturatingAdd(st.Counters[name], n)
 		}
-		repair := clockOff(st.Brief(), now)
+		repair, hadID := clockOff(st.Brief(), now), st.UserID != ""
 		var err error
 		if beat, err = e.prepare(st, now, c.soon); err != nil {
 			return err
 		}
-		if c.beatOnly && !beat && !repair {
+		if c.beatOnly && !beat && !repair && hadID {
 			return errNothingDue
 		}
 		brief = st.Brief()
