@@ -447,13 +447,17 @@ func ms(d time.Duration) string {
 // copyDiscard drains r.
 func copyDiscard(r io.Reader) { _, _ = io.Copy(io.Discard, r) }
 
-// inHeartbeats sums a counter over the distinct Heartbeats the stand-in
-// accepted and those still queued in st: counts an installation moved out
-// of its file into events.
+// inHeartbeats sums a counter over the distinct Heartbeats of st's
+// installation that the stand-in accepted and those still queued in st,
+// each event once (one delivered whose acknowledgement its run did not
+// live to write is both): counts an installation moved into events.
 func inHeartbeats(sink *posthogtest.Server, st *state.State, name string) int64 {
 	var n int64
 	seen := map[string]bool{}
 	for _, ev := range eventsNamed(sink.Unique(), "Heartbeat") {
+		if ev.DistinctID != st.UserID {
+			continue // another installation's
+		}
 		seen[ev.UUID] = true
 		n += counterSum(map[string]any{name: ev.Properties[name]})
 	}

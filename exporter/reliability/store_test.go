@@ -14,7 +14,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/Idun-Group/idun-telemetry-go/exporter/posthogtest"
 	"github.com/Idun-Group/idun-telemetry-go/state"
 )
 
@@ -38,31 +37,6 @@ func warmCLI(t *testing.T, s *sandbox) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-}
-
-// delivered sums the counter of name over the distinct events the stand-in
-// accepted.
-func delivered(sink *posthogtest.Server, name string) int64 {
-	var n int64
-	for _, ev := range sink.Unique() {
-		if v, ok := ev.Properties[name].(float64); ok {
-			n += int64(v)
-		}
-	}
-	return n
-}
-
-// kept is what the installation still holds of a counter: counts not yet
-// in an event, and those of the queued events not yet delivered.
-func kept(s *sandbox, name string) int64 {
-	st := s.load()
-	n := st.Counters[name]
-	for _, ev := range st.Pending {
-		if v, ok := ev.Properties[name].(int); ok {
-			n += int64(v)
-		}
-	}
-	return n
 }
 
 // holding waits until a file is locked by another process (flock), which is
@@ -164,7 +138,8 @@ func TestReliabilityStuckHolder(t *testing.T) {
 			// A run that folds and sends what the others left.
 			r := s.hostprog("-grace", "5s")
 			r.silent(t, "run after", 0)
-			sent, left := delivered(sink, "cli.version.count"), kept(s, "cli.version.count")
+			st := s.load()
+			sent, left := inHeartbeats(sink, st, "cli.version.count"), st.Counters["cli.version.count"]
 			if sent+left != runs {
 				t.Errorf("cli.version.count: %d delivered + %d left = %d, want %d runs", sent, left, sent+left, runs)
 			}
@@ -203,7 +178,8 @@ func TestReliabilityContendedBigFile(t *testing.T) {
 			slowest = max(slowest, r.took)
 		}
 		runs += int64(n)
-		sent, left := delivered(sink, "cli.version.count"), kept(s, "cli.version.count")
+		st := s.load()
+		sent, left := inHeartbeats(sink, st, "cli.version.count"), st.Counters["cli.version.count"]
 		if sent+left != runs {
 			t.Errorf("round %d: cli.version.count %d delivered + %d left = %d, want %d", round, sent, left, sent+left, runs)
 		}

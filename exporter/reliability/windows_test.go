@@ -64,26 +64,6 @@ func storedCounts(t *testing.T, path string) map[string]int64 {
 	return c
 }
 
-// unsentCounts is every count an installation holds that has not been
-// delivered: not yet in an event (the journal's included), or in a queued
-// one.
-func unsentCounts(t *testing.T, path string) map[string]int64 {
-	t.Helper()
-	c := storedCounts(t, path)
-	st, err := state.New(path).Load()
-	if err != nil {
-		t.Fatalf("state: %v", err)
-	}
-	for _, ev := range st.Pending {
-		for k, v := range ev.Properties {
-			if n, ok := v.(int); ok && strings.Contains(k, ".") && strings.HasSuffix(k, ".count") {
-				c[k] += int64(n)
-			}
-		}
-	}
-	return c
-}
-
 // cliStatus is the part of `cli telemetry status --json` the suite reads.
 type cliStatus struct {
 	Enabled    bool   `json:"enabled"`
@@ -171,10 +151,13 @@ func windowsLocation(t *testing.T, w *wine) {
 		t.Fatalf("no state file in LocalAppData: %v", err)
 	}
 	// The first run's count went in the installation's first Heartbeat.
-	appKept := unsentCounts(t, filepath.Join(app, "config.yaml"))["cli.version.count"]
-	appSent := delivered(sink, "cli.version.count")
-	if appKept+appSent != 3 {
-		t.Errorf("LocalAppData's installation counts %d kept + %d delivered runs, want 3", appKept, appSent)
+	appState, err := state.New(filepath.Join(app, "config.yaml")).Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	appKept := storedCounts(t, filepath.Join(app, "config.yaml"))["cli.version.count"]
+	if sent := inHeartbeats(sink, appState, "cli.version.count"); appKept+sent != 3 {
+		t.Errorf("LocalAppData's installation counts %d kept + %d in Heartbeats, want 3", appKept, sent)
 	}
 	for _, p := range []string{unixXDG, filepath.Join(s.root, "relative"), s.config} {
 		if exists(p) {
@@ -193,10 +176,10 @@ func windowsLocation(t *testing.T, w *wine) {
 	if got, want := status(t, s, false).ConfigPath, winPath(s.config)+`\idun\config.yaml`; got != want {
 		t.Errorf("status says the file is %q, want %q", got, want)
 	}
-	if n, sent := unsentCounts(t, s.statePath())["cli.version.count"], delivered(sink, "cli.version.count")-appSent; n+sent != 1 {
-		t.Errorf("XDG_CONFIG_HOME's installation counts %d kept + %d delivered runs, want 1", n, sent)
+	if n, sent := storedCounts(t, s.statePath())["cli.version.count"], inHeartbeats(sink, s.load(), "cli.version.count"); n+sent != 1 {
+		t.Errorf("XDG_CONFIG_HOME's installation counts %d kept + %d in Heartbeats, want 1", n, sent)
 	}
-	if n := unsentCounts(t, filepath.Join(app, "config.yaml"))["cli.version.count"]; n != appKept {
+	if n := storedCounts(t, filepath.Join(app, "config.yaml"))["cli.version.count"]; n != appKept {
 		t.Errorf("LocalAppData's file changed by a run with XDG_CONFIG_HOME set")
 	}
 	figure(t, "state file in %s with XDG_CONFIG_HOME unset, a Unix path or a relative one (3 of 3 runs there); in %s\\idun with XDG_CONFIG_HOME=%s", want, winPath(s.config), winPath(s.config))
