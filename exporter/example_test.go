@@ -50,7 +50,8 @@ func Example() {
 	fmt.Println("enabled:", exp.Enabled())
 	// One request per event: they arrive in any order.
 	events := posthog.Events()
-	sort.Slice(events, func(i, j int) bool { return events[i].Timestamp < events[j].Timestamp })
+	at := func(i int) time.Time { ts, _ := time.Parse(time.RFC3339Nano, events[i].Timestamp); return ts }
+	sort.Slice(events, func(i, j int) bool { return at(i).Before(at(j)) })
 	for _, ev := range events {
 		fmt.Println(ev.Event, ev.Properties["libraries.idun"])
 	}

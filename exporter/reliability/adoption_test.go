@@ -9,6 +9,8 @@ import (
 	"fmt"
 	"net/http"
 	"os"
+	"slices"
+	"sort"
 	"strings"
 	"syscall"
 	"testing"
@@ -93,7 +95,13 @@ func (in *installation) heartbeats() int {
 	return len(eventsNamed(byUUID(in.sink, in.s.load().UserID), "Heartbeat"))
 }
 
+// names lists the events' names in the order they were built (their
+// timestamps): each is sent in a request of its own, and they arrive in
+// any order.
 func names(evs []posthogtest.Event) []string {
+	evs = slices.Clone(evs)
+	at := func(ev posthogtest.Event) time.Time { ts, _ := time.Parse(time.RFC3339Nano, ev.Timestamp); return ts }
+	sort.SliceStable(evs, func(i, j int) bool { return at(evs[i]).Before(at(evs[j])) })
 	var out []string
 	for _, ev := range evs {
 		out = append(out, ev.Event)
