@@ -3,7 +3,6 @@
 package reliability
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"fmt"
@@ -114,24 +113,8 @@ func names(evs []posthogtest.Event) []string {
 // and checks the server exited 0 having printed only its listening line.
 func pod(t *testing.T, s *sandbox, invokes int) {
 	t.Helper()
-	cmd := s.command(serverBin, "--addr", "127.0.0.1:0")
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var errb syncBuffer
-	cmd.Stderr = &errb
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
+	cmd, addr, stdout, errb := startServer(t, s)
 	done := make(chan struct{})
-	line, err := bufio.NewReader(stdout).ReadString('\n')
-	addr, ok := strings.CutPrefix(strings.TrimSpace(line), "listening on ")
-	if err != nil || !ok {
-		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
-		t.Fatalf("server: first line %q (%v); stderr %s", line, err, errb.Bytes())
-	}
 	var rest bytes.Buffer
 	go func() { _, _ = rest.ReadFrom(stdout); close(done) }()
 	client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}

@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os/exec"
 	"strings"
 	"sync"
 	"syscall"
@@ -236,26 +237,37 @@ func TestReliabilityNetwork(t *testing.T) {
 	figure(t, "worst added exit time %s (%s) with a %s grace", ms(worst), worstName, ms(grace))
 }
 
-// serverStop starts the example server, waits until it listens, sends
-// SIGTERM and returns how long the exit took from the signal.
-func serverStop(t *testing.T, s *sandbox) result {
+// startServer starts the example server in s and waits until it listens:
+// it returns the running command, the address it listens on, the rest of
+// its stdout and its stderr.
+func startServer(t *testing.T, s *sandbox) (*exec.Cmd, string, io.Reader, *syncBuffer) {
 	t.Helper()
 	cmd := s.command(serverBin, "--addr", "127.0.0.1:0")
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
 	}
-	var errb syncBuffer
-	cmd.Stderr = &errb
+	errb := &syncBuffer{}
+	cmd.Stderr = errb
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	line, err := bufio.NewReader(stdout).ReadString('\n')
-	if err != nil || !strings.HasPrefix(line, "listening on ") {
+	out := bufio.NewReader(stdout)
+	line, err := out.ReadString('\n')
+	addr, ok := strings.CutPrefix(strings.TrimSpace(line), "listening on ")
+	if err != nil || !ok {
 		_ = cmd.Process.Kill()
 		_ = cmd.Wait()
 		t.Fatalf("server: first line %q (%v); stderr %s", line, err, errb.Bytes())
 	}
+	return cmd, addr, out, errb
+}
+
+// serverStop starts the example server, waits until it listens, sends
+// SIGTERM and returns how long the exit took from the signal.
+func serverStop(t *testing.T, s *sandbox) result {
+	t.Helper()
+	cmd, _, stdout, errb := startServer(t, s)
 	go copyDiscard(stdout)
 	start := time.Now()
 	_ = cmd.Process.Signal(syscall.SIGTERM)
