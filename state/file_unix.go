@@ -48,10 +48,7 @@ func lockJournal(f *os.File, exclusive bool) (bool, error) {
 }
 
 // writeLine appends line with one write: O_APPEND makes it atomic.
-func writeLine(f *os.File, line []byte) error {
-	_, err := f.Write(line)
-	return err
-}
+func writeLine(f *os.File, line []byte) error { _, err := f.Write(line); return err }
 
 // unlockJournal: closing the file drops its flock.
 func unlockJournal(*os.File) {}
@@ -63,6 +60,4 @@ func inode(fi fs.FileInfo) uint64 {
 	return 0
 }
 
-func renameFile(from, to string) error { return os.Rename(from, to) }
-
-func removeFile(path string) error { return os.Remove(path) }
+var renameFile, removeFile = os.Rename, os.Remove

@@ -29,12 +29,12 @@ func retry(call func() error) (err error) {
 	return err
 }
 
-func open(path string, access, disposition uint32) (f *os.File, err error) {
+func open(path string, access, disposition, flags uint32) (f *os.File, err error) {
 	p, err := windows.UTF16PtrFromString(path)
 	if err == nil {
 		err = retry(func() error {
 			h, err := windows.CreateFile(p, access, windows.FILE_SHARE_READ|windows.FILE_SHARE_WRITE|windows.FILE_SHARE_DELETE,
-				nil, disposition, windows.FILE_ATTRIBUTE_NORMAL, 0)
+				nil, disposition, windows.FILE_ATTRIBUTE_NORMAL|flags, 0)
 			f = os.NewFile(uintptr(h), path)
 			return err
 		})
@@ -45,8 +45,11 @@ func open(path string, access, disposition uint32) (f *os.File, err error) {
 	return f, nil
 }
 
+// openRead opens a file for reading; a folder in its place opens too (it
+// would be refused as access denied, and retried), and fails the caller's
+// check that it is a regular file.
 func openRead(path string) (*os.File, error) {
-	return open(path, windows.GENERIC_READ, windows.OPEN_EXISTING)
+	return open(path, windows.GENERIC_READ, windows.OPEN_EXISTING, windows.FILE_FLAG_BACKUP_SEMANTICS)
 }
 
 // openAppend opens a journal file so that each write goes to its end.
@@ -55,11 +58,12 @@ func openAppend(path string, create bool) (*os.File, error) {
 	if create {
 		disposition = windows.OPEN_ALWAYS
 	}
-	return open(path, windows.GENERIC_READ|windows.FILE_APPEND_DATA|windows.SYNCHRONIZE, disposition)
+	return open(path, windows.GENERIC_READ|windows.FILE_APPEND_DATA|windows.SYNCHRONIZE, disposition, 0)
 }
 
-// lockAt and writeAt place the journal's locks far past any data: a locked
-// range refuses writes, even its owner's through another handle.
+// The journal's locks are one byte each far past any data: a locked range
+// refuses writes, even its owner's through another handle. lockAt is the
+// appenders' shared lock and a fold's exclusive one; writeAt, see writeLine.
 var lockAt, writeAt = windows.Overlapped{OffsetHigh: 1 << 30}, windows.Overlapped{OffsetHigh: 1<<30 + 1}
 
 func lockJournal(f *os.File, exclusive bool) (bool, error) { return lockRange(f, exclusive, lockAt) }

@@ -49,15 +49,14 @@ func (s *Store) Add(counts map[string]int64) error {
 	for range 8 {
 		f, err := openAppend(path, true)
 		if errors.Is(err, fs.ErrNotExist) {
-			if err := os.MkdirAll(s.beside(""), 0o700); err != nil {
+			err = os.MkdirAll(s.beside(""), 0o700) // then try again
+		} else if err == nil {
+			var done bool
+			if done, err = appendTo(f, path, line); done {
 				return err
 			}
-			continue
 		}
 		if err != nil {
-			return err
-		}
-		if done, err := appendTo(f, path, line); done || err != nil {
 			return err
 		}
 	}
@@ -82,11 +81,8 @@ func appendTo(f *os.File, path string, line []byte) (done bool, err error) {
 // isAt reports whether f is still the file at path.
 func isAt(f *os.File, path string) bool {
 	a, err := f.Stat()
-	if err != nil {
-		return false
-	}
-	b, err := os.Stat(path)
-	return err == nil && os.SameFile(a, b)
+	b, err2 := os.Stat(path)
+	return err == nil && err2 == nil && os.SameFile(a, b)
 }
 
 // takeJournal adds the journal's counts to st's and returns the folding
@@ -191,10 +187,8 @@ func (s *Store) Counts() (map[string]int64, error) {
 	if err != nil {
 		return nil, err
 	}
-	counts := maps.Clone(st.Counters)
-	if counts == nil {
-		counts = map[string]int64{}
-	}
+	counts := map[string]int64{}
+	maps.Copy(counts, st.Counters)
 	for _, name := range append(s.foldingFiles(st.Folded), JournalName) {
 		if b, _, err := readFile(s.beside(name), maxJournalSize); err == nil {
 			addLines(counts, b)

@@ -74,15 +74,7 @@ type Brief struct {
 
 // Brief returns what Peek would return for s.
 func (s *State) Brief() Brief {
-	return Brief{
-		UserID:           s.UserID,
-		TelemetryEnabled: s.TelemetryEnabled,
-		CreatedAt:        s.CreatedAt,
-		LastHeartbeatAt:  s.LastHeartbeatAt,
-		Counters:         len(s.Counters),
-		Pending:          len(s.Pending),
-		NextAttemptAt:    s.Delivery.NextAttemptAt,
-	}
+	return Brief{s.UserID, s.TelemetryEnabled, s.CreatedAt, s.LastHeartbeatAt, len(s.Counters), len(s.Pending), s.Delivery.NextAttemptAt, false}
 }
 
 // HasCounts reports whether counts wait, in config.yaml or the journal.
@@ -102,8 +94,7 @@ func (s *State) EnsureUserID(now time.Time) (created bool, err error) {
 	if err != nil {
 		return false, fmt.Errorf("state: new user id: %w", err)
 	}
-	s.UserID = id.String()
-	s.CreatedAt = now.UTC()
+	s.UserID, s.CreatedAt = id.String(), now.UTC()
 	return true, nil
 }
 
@@ -121,10 +112,8 @@ func (s *State) optedOut() bool { on, set := s.Enabled(); return set && !on }
 // validate rejects what parses but must not be trusted: a user_id that is
 // not a UUID could carry anything (an email) and would be sent.
 func (s *State) validate() error {
-	if s.UserID != "" {
-		if _, err := uuid.Parse(s.UserID); err != nil {
-			return errors.New("user_id is not a UUID")
-		}
+	if _, err := uuid.Parse(s.UserID); err != nil && s.UserID != "" {
+		return errors.New("user_id is not a UUID")
 	}
 	for name, n := range s.Counters {
 		if n < 0 {

@@ -2,7 +2,6 @@ package state
 
 import (
 	"bytes"
-	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -20,28 +19,24 @@ import (
 // MaxFileSize bounds the state file: a larger one is unusable.
 const MaxFileSize = 1 << 20
 
-// DefaultLockTimeout bounds the wait for config.yaml's lock, which holders
-// keep for a few milliseconds: reaching it means a stuck holder.
-const DefaultLockTimeout = 2 * time.Second
-
 var (
 	// ErrUnusable is wrapped by every error about a state file that exists
 	// but cannot be used. Such a file is never written over.
-	ErrUnusable = errors.New("state file unusable")
+	ErrUnusable = errors.New("unusable")
 	// ErrLockTimeout is returned when the lock could not be taken in time.
 	ErrLockTimeout = errors.New("state file lock timed out")
 )
 
 // Store reads and changes one state file and the files beside it.
 type Store struct {
-	path        string
+	path string
+	// lockTimeout bounds the wait for config.yaml's lock, which holders
+	// keep for a few milliseconds: reaching it means a stuck holder.
 	lockTimeout time.Duration
 }
 
 // New returns a Store for the file at path; it touches nothing.
-func New(path string) *Store {
-	return &Store{path: path, lockTimeout: DefaultLockTimeout}
-}
+func New(path string) *Store { return &Store{path: path, lockTimeout: 2 * time.Second} }
 
 // Path returns the state file's path.
 func (s *Store) Path() string { return s.path }
@@ -165,38 +160,27 @@ func parse(path string, b []byte) (st *State, err error) {
 }
 
 // readFile reads a regular file of at most limit bytes, and tells which
-// version it read. It checks the file first: opening a named pipe blocks
-// until a writer comes, which would hang the host.
-func readFile(path string, limit int64) ([]byte, fileID, error) {
-	fail := func(err error) ([]byte, fileID, error) {
-		if errors.Is(err, fs.ErrNotExist) {
-			return nil, fileID{}, err
-		}
-		return nil, fileID{}, unusable(path, err)
-	}
-	if fi, err := os.Stat(path); err != nil || !fi.Mode().IsRegular() {
-		return fail(cmp.Or(err, errNotRegular))
-	}
+// version it read. openRead does not block on a named pipe in the file's
+// place, which then fails the check here.
+func readFile(path string, limit int64) (b []byte, id fileID, err error) {
 	f, err := openRead(path)
-	if err != nil {
-		return fail(err)
+	if err == nil {
+		defer f.Close()
+		var fi fs.FileInfo
+		if fi, err = f.Stat(); err == nil && !fi.Mode().IsRegular() {
+			err = errors.New("not a regular file")
+		} else if err == nil {
+			b, err = io.ReadAll(io.LimitReader(f, limit+1))
+			if id = idOf(fi); err == nil && (fi.Size() > limit || int64(len(b)) > limit) {
+				err = fmt.Errorf("larger than %d bytes", limit)
+			}
+		}
 	}
-	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil || !fi.Mode().IsRegular() {
-		return fail(cmp.Or(err, errNotRegular))
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		err = unusable(path, err)
 	}
-	b, err := io.ReadAll(io.LimitReader(f, limit+1))
-	if err == nil && (fi.Size() > limit || int64(len(b)) > limit) {
-		err = fmt.Errorf("larger than %d bytes", limit)
-	}
-	if err != nil {
-		return fail(err)
-	}
-	return b, idOf(fi), nil
+	return b, id, err
 }
-
-var errNotRegular = errors.New("not a regular file")
 
 // writeFile replaces path with b through a temporary file renamed over it:
 // no reader and no killed process sees half a file. durable fsyncs first,
@@ -209,30 +193,25 @@ func writeFile(path string, b []byte, durable bool) (err error) {
 	if err != nil {
 		return fmt.Errorf("state: write: %w", err)
 	}
-	defer func() {
-		if err != nil {
-			_ = f.Close()
-			_ = removeFile(tmp)
-			err = fmt.Errorf("state: write: %w", err)
-		}
-	}()
 	// The umask may have taken bits the owner needs to read the file back.
-	if err = f.Chmod(0o600); err != nil {
-		return err
+	if err = f.Chmod(0o600); err == nil {
+		_, err = f.Write(b)
 	}
-	if _, err = f.Write(b); err != nil {
-		return err
-	}
-	if durable {
+	if err == nil && durable {
 		synced()
-		if err = f.Sync(); err != nil {
-			return err
-		}
+		err = f.Sync()
 	}
-	if err = f.Close(); err != nil {
-		return err
+	if cerr := f.Close(); err == nil {
+		err = cerr
 	}
-	return renameFile(tmp, path)
+	if err == nil {
+		err = renameFile(tmp, path)
+	}
+	if err != nil {
+		_ = removeFile(tmp)
+		return fmt.Errorf("state: write: %w", err)
+	}
+	return nil
 }
 
 // synced is called before each fsync, so that tests can count them.
@@ -277,15 +256,10 @@ func poll(ctx context.Context, try func() (bool, error)) (bool, error) {
 	}
 }
 
-// unusable wraps the cause, and errors.Is matches ErrUnusable too.
+// unusable wraps the cause and ErrUnusable.
 func unusable(path string, err error) error {
-	return unusableError{fmt.Errorf("state file %s unusable: %w", path, err)}
+	return fmt.Errorf("state file %s %w: %w", path, ErrUnusable, err)
 }
-
-type unusableError struct{ error }
-
-func (e unusableError) Is(target error) bool { return target == ErrUnusable }
-func (e unusableError) Unwrap() error        { return errors.Unwrap(e.error) }
 
 func saturatingAdd(a, b int64) int64 {
 	if s := a + b; s >= a {

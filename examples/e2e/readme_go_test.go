@@ -93,11 +93,20 @@ func TestReadmeGoCompiles(t *testing.T) {
 		t.Fatal(err)
 	}
 	dir := t.TempDir()
-	gomod := "module readmecheck\n\ngo 1.26.8\n\nrequire github.com/Idun-Group/idun-telemetry-go v0.0.0\n\nreplace github.com/Idun-Group/idun-telemetry-go => " + root + "\n"
 	sum, err := os.ReadFile(filepath.Join(root, "go.sum"))
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The module's own requirements, listed here too, keep go from loading
+	// the go.mod of versions the module does not use (logr v1.2.2, which
+	// stdr asks for), which a module cache filled by building the module
+	// does not hold.
+	ours, err := os.ReadFile(filepath.Join(root, "go.mod"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, requires, _ := strings.Cut(string(ours), "\nrequire")
+	gomod := "module readmecheck\n\ngo 1.26.8\n\nrequire github.com/Idun-Group/idun-telemetry-go v0.0.0\n\nreplace github.com/Idun-Group/idun-telemetry-go => " + root + "\n\nrequire" + requires
 	write := func(name, content string) {
 		t.Helper()
 		path := filepath.Join(dir, name)
