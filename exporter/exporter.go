@@ -26,9 +26,8 @@ type Exporter struct {
 	aggregate bool
 	// envOn records that IDUN_TELEMETRY_ENABLED turned telemetry on, which
 	// outranks the file's opt-out; fixed in New, so read without the lock.
-	envOn   bool
-	store   *state.Store
-	version string
+	envOn bool
+	store *state.Store
 
 	// sendCtx is cancelled when Shutdown gives up waiting, which aborts any
 	// request in flight.
@@ -118,11 +117,6 @@ func New(opts ...Option) (exp *Exporter, err error) {
 	}
 	e.aggregate = true
 	e.envOn = e.decision.Source == Source(cfg.app.EnvEnabled)
-	e.version = cfg.version
-	if e.version == "" {
-		e.version = buildVersion()
-	}
-	e.version = cleanVersion(e.version)
 	e.sendCtx, e.cancelSend = context.WithCancel(context.Background())
 	if cfg.debug != nil {
 		e.printed = map[string]bool{}

@@ -25,9 +25,21 @@ var systemProbe = sync.OnceValue(func() map[string]any {
 })
 
 // systemProperties returns the keys every event carries, the application's
-// version under its key (libraries.idun).
+// version under its key (libraries.idun). The version is checked here, when
+// an event is built: a run with nothing due never pays for the check, whose
+// local words cost more than the rest of such a run's telemetry.
 func (e *Exporter) systemProperties() map[string]any {
-	return systemProperties(e.cfg.app.VersionKey, e.version)
+	return systemProperties(e.cfg.app.VersionKey, e.appVersion())
+}
+
+// appVersion is WithVersion's, else the main module's from the build
+// information, made safe to send.
+func (e *Exporter) appVersion() string {
+	v := e.cfg.version
+	if v == "" {
+		v = buildVersion()
+	}
+	return cleanVersion(v)
 }
 
 func systemProperties(versionKey, version string) map[string]any {

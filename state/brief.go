@@ -1,30 +1,29 @@
 package state
 
 import (
-	"io/fs"
-	"os"
+	"bytes"
+	"hash/crc32"
 	"strconv"
 	"strings"
 	"time"
 )
 
-// The brief is one line: a tag, "-" and the user_id, then integers: the
-// version of config.yaml it was derived from and the Brief's fields, times
-// in Unix microseconds (0 for none), the setting as -1 (unset), 0 or 1.
-// Every run reads it: a JSON decoder's first use in a process cost more
-// than the rest of a run's telemetry (0.1-0.15 ms); strconv costs a few µs.
-const briefTag = "idun-brief/2"
+// config.yaml's first line is a YAML comment that holds the Brief and a
+// checksum of the rest of the file: a run learns that nothing is due from
+// one read of the file and no YAML parse, and a hand edit of the rest makes
+// the line ignored until the next write remakes it. Its fields are "-" and
+// the user_id, then integers: the setting as -1 (unset), 0 or 1, times in
+// Unix microseconds (0 for none; they hold any year YAML can), the counts of
+// counters and pending events, and the CRC-32C of the rest. Parsing them
+// with strconv costs a few µs; a JSON decoder's first use in a process cost
+// more than the rest of a run's telemetry (0.1-0.15 ms).
+const briefTag = "# idun brief/3, remade at each write:"
 
-// fileID tells versions of a file apart without reading them: a writer
-// renames a new file over the old one (a new inode; on Windows, where there
-// is none here, a new modification time).
-type fileID struct{ Size, ModTime, Inode int64 }
+var castagnoli = crc32.MakeTable(crc32.Castagnoli) // in hardware on amd64 and arm64
 
-func idOf(fi fs.FileInfo) fileID {
-	return fileID{fi.Size(), fi.ModTime().UnixNano(), int64(inode(fi))}
-}
-
-func encodeBrief(id fileID, b Brief) []byte {
+// withBrief returns body, the YAML of a state whose Brief is b, behind its
+// brief line.
+func withBrief(b Brief, body []byte) []byte {
 	on := int64(-1)
 	if b.TelemetryEnabled != nil {
 		on = 0
@@ -33,39 +32,43 @@ func encodeBrief(id fileID, b Brief) []byte {
 		}
 	}
 	line := []byte(briefTag + " -" + b.UserID)
-	for _, n := range []int64{id.Size, id.ModTime, id.Inode, on, micros(&b.CreatedAt),
-		micros(b.LastHeartbeatAt), int64(b.Counters), int64(b.Pending), micros(b.NextAttemptAt)} {
+	for _, n := range []int64{on, micros(&b.CreatedAt), micros(b.LastHeartbeatAt), int64(b.Counters),
+		int64(b.Pending), micros(b.NextAttemptAt), int64(crc32.Checksum(body, castagnoli))} {
 		line = strconv.AppendInt(append(line, ' '), n, 10)
 	}
-	return append(line, '\n')
+	return append(append(line, '\n'), body...)
 }
 
-// decodeBrief reads what encodeBrief wrote; ok is false for anything else.
-func decodeBrief(raw []byte) (id fileID, b Brief, ok bool) {
-	f := strings.Fields(string(raw))
-	if len(f) != 11 || f[0] != briefTag || !strings.HasPrefix(f[1], "-") {
-		return id, b, false
+// briefOf reads the brief line of a file withBrief wrote; ok is false for
+// anything else, a file whose rest was edited included.
+func briefOf(raw []byte) (b Brief, ok bool) {
+	line, body, _ := bytes.Cut(raw, []byte("\n"))
+	rest, found := strings.CutPrefix(string(line), briefTag+" ")
+	f := strings.Fields(rest)
+	if !found || len(f) != 8 || !strings.HasPrefix(f[0], "-") {
+		return b, false
 	}
-	var n [9]int64
+	var n [7]int64
 	for i := range n {
 		var err error
-		if n[i], err = strconv.ParseInt(f[i+2], 10, 64); err != nil || i == 3 && (n[i] < -1 || n[i] > 1) {
-			return id, b, false
+		if n[i], err = strconv.ParseInt(f[i+1], 10, 64); err != nil || i == 0 && (n[i] < -1 || n[i] > 1) {
+			return b, false
 		}
 	}
-	b = Brief{UserID: f[1][1:], LastHeartbeatAt: at(n[5]), Counters: int(n[6]), Pending: int(n[7]), NextAttemptAt: at(n[8])}
-	if t := at(n[4]); t != nil {
+	if n[6] != int64(crc32.Checksum(body, castagnoli)) {
+		return b, false
+	}
+	b = Brief{UserID: f[0][1:], LastHeartbeatAt: at(n[2]), Counters: int(n[3]), Pending: int(n[4]), NextAttemptAt: at(n[5])}
+	if t := at(n[1]); t != nil {
 		b.CreatedAt = *t
 	}
-	if n[3] >= 0 {
-		on := n[3] == 1
+	if n[0] >= 0 {
+		on := n[0] == 1
 		b.TelemetryEnabled = &on
 	}
-	return fileID{n[0], n[1], n[2]}, b, true
+	return b, true
 }
 
-// micros and at write and read a time; microseconds hold any year a YAML
-// timestamp can, nanoseconds only up to 2262.
 func micros(t *time.Time) int64 {
 	if t == nil || t.IsZero() {
 		return 0
@@ -79,22 +82,4 @@ func at(us int64) *time.Time {
 	}
 	t := time.UnixMicro(us).UTC()
 	return &t
-}
-
-// cachedBrief returns the brief while config.yaml is the version it was
-// derived from.
-func (s *Store) cachedBrief() (Brief, bool) {
-	raw, _, err := readFile(s.beside(BriefName), 4096)
-	fi, err2 := os.Stat(s.path)
-	if err != nil || err2 != nil || !fi.Mode().IsRegular() {
-		return Brief{}, false
-	}
-	id, b, ok := decodeBrief(raw)
-	return b, ok && id == idOf(fi)
-}
-
-// writeBrief needs no lock: a brief names the version it was derived from,
-// and one stale or torn by two writers at once is not used.
-func (s *Store) writeBrief(b Brief, id fileID) {
-	_ = writeFile(s.beside(BriefName), encodeBrief(id, b), false)
 }

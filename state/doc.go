@@ -17,9 +17,9 @@
 // the file in folded_journals, and only then removes it: a fold cut short
 // anywhere is done again or not at all.
 //
-// config.brief, derived from config.yaml, tells a run that nothing is
-// due without parsing YAML. It is trusted only while config.yaml's size,
-// modification time and inode are those it records.
+// config.yaml's first line, a comment, holds what a run needs to learn that
+// nothing is due, and a checksum of the rest: a run reads it instead of
+// parsing YAML while the rest is what it was written with.
 //
 // The package takes no clock of its own: callers pass times in.
 package state

@@ -53,11 +53,4 @@ func writeLine(f *os.File, line []byte) error { _, err := f.Write(line); return 
 // unlockJournal: closing the file drops its flock.
 func unlockJournal(*os.File) {}
 
-func inode(fi fs.FileInfo) uint64 {
-	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
-		return uint64(st.Ino)
-	}
-	return 0
-}
-
 var renameFile, removeFile = os.Rename, os.Remove

@@ -101,8 +101,6 @@ func writeLine(f *os.File, line []byte) error {
 	return err
 }
 
-func inode(fs.FileInfo) uint64 { return 0 }
-
 func renameFile(from, to string) error { return retry(func() error { return os.Rename(from, to) }) }
 
 func removeFile(path string) error { return retry(func() error { return os.Remove(path) }) }

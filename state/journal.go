@@ -17,7 +17,6 @@ import (
 // Names of the files beside config.yaml.
 const (
 	JournalName = "counts.journal"
-	BriefName   = "config.brief"
 	foldSuffix  = ".folding"
 )
 
@@ -138,7 +137,7 @@ func drain(path string, counts map[string]int64) bool {
 		return false
 	}
 	defer unlockJournal(f)
-	b, _, err := readFile(path, maxJournalSize)
+	b, err := readFile(path, maxJournalSize)
 	if err == nil {
 		addLines(counts, b)
 	}
@@ -190,7 +189,7 @@ func (s *Store) Counts() (map[string]int64, error) {
 	counts := map[string]int64{}
 	maps.Copy(counts, st.Counters)
 	for _, name := range append(s.foldingFiles(st.Folded), JournalName) {
-		if b, _, err := readFile(s.beside(name), maxJournalSize); err == nil {
+		if b, err := readFile(s.beside(name), maxJournalSize); err == nil {
 			addLines(counts, b)
 		}
 	}

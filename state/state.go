@@ -106,9 +106,6 @@ func (s *State) Enabled() (enabled, set bool) {
 // SetEnabled records the user's telemetry_enabled setting.
 func (s *State) SetEnabled(on bool) { s.TelemetryEnabled = &on }
 
-// optedOut reports whether the file says telemetry is off.
-func (s *State) optedOut() bool { on, set := s.Enabled(); return set && !on }
-
 // validate rejects what parses but must not be trusted: a user_id that is
 // not a UUID could carry anything (an email) and would be sent.
 func (s *State) validate() error {

@@ -49,33 +49,34 @@ func (s *Store) beside(name string) string { return filepath.Join(filepath.Dir(s
 // Load reads and parses the state file (errors.Is(err, fs.ErrNotExist) when
 // there is none). The journal's counts are not in it: see Counts.
 func (s *Store) Load() (*State, error) {
-	st, _, _, err := s.read()
+	st, _, err := s.read()
 	return st, err
 }
 
-func (s *Store) read() (*State, []byte, fileID, error) {
-	b, id, err := readFile(s.path, MaxFileSize)
+func (s *Store) read() (*State, []byte, error) {
+	b, err := readFile(s.path, MaxFileSize)
 	if err != nil {
-		return nil, nil, id, err
+		return nil, nil, err
 	}
 	st, err := parse(s.path, b)
-	return st, b, id, err
+	return st, b, err
 }
 
 // Peek returns what a run needs to learn whether anything is due: from the
-// brief while it matches the state file, else from the state file, then
-// written to the brief for the next run (never when the file says off).
+// state file's brief line while the rest is what it was written with, else
+// from the parsed file. It writes nothing.
 func (s *Store) Peek() (Brief, error) {
-	b, ok := s.cachedBrief()
+	raw, err := readFile(s.path, MaxFileSize)
+	if err != nil {
+		return Brief{}, err
+	}
+	b, ok := briefOf(raw)
 	if !ok {
-		st, _, id, err := s.read()
+		st, err := parse(s.path, raw)
 		if err != nil {
 			return Brief{}, err
 		}
 		b = st.Brief()
-		if !st.optedOut() {
-			s.writeBrief(b, id)
-		}
 	}
 	fi, err := os.Stat(s.JournalPath())
 	b.Journal = err == nil && fi.Size() > 0
@@ -101,7 +102,7 @@ func (s *Store) change(ctx context.Context, fn func(*State) error, fold bool) er
 		return err
 	}
 	defer unlock()
-	st, old, _, err := s.read()
+	st, old, err := s.read()
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
 		st = &State{}
@@ -119,14 +120,11 @@ func (s *Store) change(ctx context.Context, fn func(*State) error, fold bool) er
 	if err != nil {
 		return fmt.Errorf("state: encode: %w", err)
 	}
-	if st.existed && bytes.Equal(out, old) {
+	if out = withBrief(st.Brief(), out); st.existed && bytes.Equal(out, old) {
 		return nil
 	}
 	if err := writeFile(s.path, out, true); err != nil {
 		return err
-	}
-	if fi, err := os.Stat(s.path); err == nil {
-		s.writeBrief(st.Brief(), idOf(fi))
 	}
 	for _, name := range consumed {
 		_ = removeFile(s.beside(name))
@@ -159,10 +157,10 @@ func parse(path string, b []byte) (st *State, err error) {
 	return st, nil
 }
 
-// readFile reads a regular file of at most limit bytes, and tells which
-// version it read. openRead does not block on a named pipe in the file's
-// place, which then fails the check here.
-func readFile(path string, limit int64) (b []byte, id fileID, err error) {
+// readFile reads a regular file of at most limit bytes. openRead does not
+// block on a named pipe in the file's place, which then fails the check
+// here.
+func readFile(path string, limit int64) (b []byte, err error) {
 	f, err := openRead(path)
 	if err == nil {
 		defer f.Close()
@@ -171,7 +169,7 @@ func readFile(path string, limit int64) (b []byte, id fileID, err error) {
 			err = errors.New("not a regular file")
 		} else if err == nil {
 			b, err = io.ReadAll(io.LimitReader(f, limit+1))
-			if id = idOf(fi); err == nil && (fi.Size() > limit || int64(len(b)) > limit) {
+			if err == nil && (fi.Size() > limit || int64(len(b)) > limit) {
 				err = fmt.Errorf("larger than %d bytes", limit)
 			}
 		}
@@ -179,7 +177,7 @@ func readFile(path string, limit int64) (b []byte, id fileID, err error) {
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		err = unusable(path, err)
 	}
-	return b, id, err
+	return b, err
 }
 
 // writeFile replaces path with b through a temporary file renamed over it:
