@@ -9,14 +9,13 @@ import (
 )
 
 // config.yaml's first line is a YAML comment that holds the Brief and a
-// checksum of the rest of the file: a run learns that nothing is due from
-// one read of the file and no YAML parse, and a hand edit of the rest makes
-// the line ignored until the next write remakes it. Its fields are "-" and
-// the user_id, then integers: the setting as -1 (unset), 0 or 1, times in
-// Unix microseconds (0 for none; they hold any year YAML can), the counts of
-// counters and pending events, and the CRC-32C of the rest. Parsing them
-// with strconv costs a few µs; a JSON decoder's first use in a process cost
-// more than the rest of a run's telemetry (0.1-0.15 ms).
+// checksum of the rest of the file: a run learns that nothing is due with
+// no YAML parse, and a hand edit of the rest makes the line ignored until
+// the next write remakes it. Its fields: "-" and the user_id, the setting
+// as -1 (unset), 0 or 1, times in Unix microseconds (0 for none; they hold
+// any year YAML can), the counts of counters and pending events, and the
+// CRC-32C of the rest. strconv reads them in a few µs; a JSON decoder's
+// first use in a process cost 0.1-0.15 ms.
 const briefTag = "# idun brief/3, remade at each write:"
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli) // in hardware on amd64 and arm64

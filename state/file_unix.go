@@ -21,10 +21,9 @@ func openAppend(path string, create bool) (*os.File, error) {
 }
 
 // open opens with O_NONBLOCK, so that a named pipe in a file's place does
-// not hang the host, then makes the descriptor blocking again before
-// os.NewFile: a blocking one stays out of the runtime's poller, which a
-// regular file has no use for and whose set-up (and the thread it keeps
-// waiting) cost a run with nothing due more than its file work.
+// not hang the host, then makes the descriptor blocking: os.NewFile keeps
+// a blocking one out of the runtime's poller, whose set-up cost a run with
+// nothing due more than its file work.
 func open(path string, flags int, perm uint32) (*os.File, error) {
 	fd, err := syscall.Open(path, flags|syscall.O_NONBLOCK|syscall.O_NOCTTY|syscall.O_CLOEXEC, perm)
 	if err != nil {

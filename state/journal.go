@@ -23,8 +23,6 @@ const (
 // maxJournalSize bounds a journal file: half a million runs' worth.
 const maxJournalSize = 16 << 20
 
-var errJournalBusy = errors.New("state: folds kept taking the journal away")
-
 // JournalPath returns the path of the journal beside the state file.
 func (s *Store) JournalPath() string { return s.beside(JournalName) }
 
@@ -59,7 +57,7 @@ func (s *Store) Add(counts map[string]int64) error {
 			return err
 		}
 	}
-	return errJournalBusy
+	return errors.New("state: folds kept taking the journal away")
 }
 
 // appendTo writes line to f and closes it; done is false when a fold took
@@ -87,8 +85,7 @@ func isAt(f *os.File, path string) bool {
 // takeJournal adds the journal's counts to st's and returns the folding
 // files consumed, which st.Folded names. The caller holds the lock.
 func (s *Store) takeJournal(st *State) []string {
-	// The last fold's files were added: they go before this write forgets
-	// them.
+	// The last fold's files were added: they go before this write forgets them.
 	for _, name := range st.Folded {
 		_ = removeFile(s.beside(name))
 	}

@@ -120,7 +120,7 @@ func (s *Store) change(ctx context.Context, fn func(*State) error, fold bool) er
 	if err != nil {
 		return fmt.Errorf("state: encode: %w", err)
 	}
-	if out = withBrief(st.Brief(), out); st.existed && bytes.Equal(out, old) {
+	if out = withBrief(st.Brief(), out); bytes.Equal(out, old) {
 		return nil
 	}
 	if err := writeFile(s.path, out, true); err != nil {
@@ -243,12 +243,10 @@ func poll(ctx context.Context, try func() (bool, error)) (bool, error) {
 		if ok, err := try(); ok || err != nil {
 			return ok, err
 		}
-		t := time.NewTimer(delay/2 + rand.N(delay))
 		select {
 		case <-ctx.Done():
-			t.Stop()
 			return false, nil
-		case <-t.C:
+		case <-time.After(delay/2 + rand.N(delay)):
 		}
 		delay = min(2*delay, 25*time.Millisecond)
 	}
