@@ -134,7 +134,7 @@ func drain(path string, counts map[string]int64) bool {
 		return false
 	}
 	defer unlockJournal(f)
-	b, err := readFile(path, maxJournalSize)
+	b, _, err := readFile(path, maxJournalSize)
 	if err == nil {
 		addLines(counts, b)
 	}
@@ -186,7 +186,7 @@ func (s *Store) Counts() (map[string]int64, error) {
 	counts := map[string]int64{}
 	maps.Copy(counts, st.Counters)
 	for _, name := range append(s.foldingFiles(st.Folded), JournalName) {
-		if b, err := readFile(s.beside(name), maxJournalSize); err == nil {
+		if b, _, err := readFile(s.beside(name), maxJournalSize); err == nil {
 			addLines(counts, b)
 		}
 	}

@@ -2,6 +2,7 @@ package state
 
 import (
 	"context"
+	"errors"
 	"maps"
 	"os"
 	"path/filepath"
@@ -291,6 +292,56 @@ func TestPeekTrustsTheBriefOnlyForItsVersion(t *testing.T) {
 	b, err = s.Peek()
 	if err != nil || b.TelemetryEnabled == nil || *b.TelemetryEnabled {
 		t.Errorf("Peek after a hand edit = %+v, %v; want telemetry_enabled false", b, err)
+	}
+}
+
+// A second Peek of a Store reuses the first one's brief while the file's
+// size, modification time and identity are the same, and reads the file as
+// soon as one of them changed.
+func TestPeekAgainCostsAStat(t *testing.T) {
+	s := newStore(t)
+	identity(t, s)
+	good, _ := os.ReadFile(s.Path())
+	base := time.Now().Add(-time.Hour)
+	garbage := []byte(strings.Repeat("#", len(good)-1) + "\x00")
+	inPlace := func(b []byte, mtime time.Time) {
+		t.Helper()
+		f, err := os.OpenFile(s.Path(), os.O_WRONLY, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		f.WriteAt(b, 0)
+		f.Close()
+		os.Chtimes(s.Path(), mtime, mtime)
+	}
+	renamed := func(b []byte, mtime time.Time) {
+		t.Helper()
+		tmp := s.Path() + ".new"
+		os.WriteFile(tmp, b, 0o600)
+		os.Chtimes(tmp, mtime, mtime)
+		if err := os.Rename(tmp, s.Path()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, tc := range []struct {
+		name   string
+		change func()
+		reads  bool
+	}{
+		{"the same size, time and file", func() { inPlace(garbage, base) }, false},
+		{"another file of the same size and time", func() { renamed(garbage, base) }, true},
+		{"the same size and file, a new time", func() { inPlace(garbage, base.Add(time.Second)) }, true},
+	} {
+		renamed(good, base)
+		s := New(s.Path())
+		if _, err := s.Peek(); err != nil {
+			t.Fatal(err)
+		}
+		tc.change()
+		_, err := s.Peek()
+		if read := errors.Is(err, ErrUnusable); read != tc.reads {
+			t.Errorf("%s: the second Peek read the file: %t, want %t (%v)", tc.name, read, tc.reads, err)
+		}
 	}
 }
 

@@ -10,6 +10,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"sync/atomic"
 	"time"
 
 	"github.com/gofrs/flock"
@@ -33,6 +34,7 @@ type Store struct {
 	// lockTimeout bounds the wait for config.yaml's lock, which holders
 	// keep for a few milliseconds: reaching it means a stuck holder.
 	lockTimeout time.Duration
+	last        atomic.Pointer[seen] // see Peek
 }
 
 // New returns a Store for the file at path; it touches nothing.
@@ -54,7 +56,7 @@ func (s *Store) Load() (*State, error) {
 }
 
 func (s *Store) read() (*State, []byte, error) {
-	b, err := readFile(s.path, MaxFileSize)
+	b, _, err := readFile(s.path, MaxFileSize)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -64,9 +66,27 @@ func (s *Store) read() (*State, []byte, error) {
 
 // Peek returns what a run needs to learn whether anything is due: from the
 // state file's brief line while the rest is what it was written with, else
-// from the parsed file. It writes nothing.
+// from the parsed file. It writes nothing. A second Peek of the same Store
+// (a run's export) costs a stat while the file's size, modification time
+// and identity are those the first one read.
 func (s *Store) Peek() (Brief, error) {
-	raw, err := readFile(s.path, MaxFileSize)
+	b, err := s.peek()
+	if err != nil {
+		return Brief{}, err
+	}
+	fi, err := os.Stat(s.JournalPath())
+	b.Journal = err == nil && fi.Size() > 0
+	return b, nil
+}
+
+func (s *Store) peek() (Brief, error) {
+	if last := s.last.Load(); last != nil {
+		fi, err := os.Stat(s.path)
+		if err == nil && os.SameFile(fi, last.fi) && fi.Size() == last.fi.Size() && fi.ModTime().Equal(last.fi.ModTime()) {
+			return last.b, nil
+		}
+	}
+	raw, fi, err := readFile(s.path, MaxFileSize)
 	if err != nil {
 		return Brief{}, err
 	}
@@ -78,9 +98,14 @@ func (s *Store) Peek() (Brief, error) {
 		}
 		b = st.Brief()
 	}
-	fi, err := os.Stat(s.JournalPath())
-	b.Journal = err == nil && fi.Size() > 0
+	s.last.Store(&seen{fi, b})
 	return b, nil
+}
+
+// seen is a Brief and the version of the state file it was read from.
+type seen struct {
+	fi fs.FileInfo
+	b  Brief
 }
 
 // Update runs fn on the current state under the exclusive lock and writes
@@ -157,14 +182,13 @@ func parse(path string, b []byte) (st *State, err error) {
 	return st, nil
 }
 
-// readFile reads a regular file of at most limit bytes. openRead does not
-// block on a named pipe in the file's place, which then fails the check
-// here.
-func readFile(path string, limit int64) (b []byte, err error) {
+// readFile reads a regular file of at most limit bytes, and what it found
+// of the file when it opened it. openRead does not block on a named pipe in
+// the file's place, which then fails the check here.
+func readFile(path string, limit int64) (b []byte, fi fs.FileInfo, err error) {
 	f, err := openRead(path)
 	if err == nil {
 		defer f.Close()
-		var fi fs.FileInfo
 		if fi, err = f.Stat(); err == nil && !fi.Mode().IsRegular() {
 			err = errors.New("not a regular file")
 		} else if err == nil {
@@ -177,7 +201,7 @@ func readFile(path string, limit int64) (b []byte, err error) {
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		err = unusable(path, err)
 	}
-	return b, err
+	return b, fi, err
 }
 
 // writeFile replaces path with b through a temporary file renamed over it:
