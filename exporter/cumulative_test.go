@@ -80,7 +80,7 @@ func TestCumulativeRetriedAfterFailedWrite(t *testing.T) {
 	}
 	// Another process holds the lock past this Export's deadline: the
 	// journal needs no lock, so the count is kept all the same.
-	l := flock.New(state.New(path).LockPath())
+	l := flock.New(path + ".lock")
 	if err := l.Lock(); err != nil {
 		t.Fatal(err)
 	}

@@ -3,6 +3,7 @@ package state
 import (
 	"context"
 	"errors"
+	"io/fs"
 	"maps"
 	"os"
 	"path/filepath"
@@ -76,13 +77,13 @@ func want(t *testing.T, what string, got map[string]int64, w map[string]int64) {
 func TestAddAppendsAndLeavesTheStateFile(t *testing.T) {
 	s := newStore(t)
 	identity(t, s)
-	before, _ := os.ReadFile(s.Path())
+	before, _ := os.ReadFile(s.path)
 	fsyncs := 0
 	synced = func() { fsyncs++ }
 	defer func() { synced = func() {} }()
 	add(t, s, map[string]int64{"cli.version.count": 1})
 	add(t, s, map[string]int64{"cli.version.count": 2, "feature.x.count": 1})
-	if after, _ := os.ReadFile(s.Path()); string(after) != string(before) {
+	if after, _ := os.ReadFile(s.path); string(after) != string(before) {
 		t.Errorf("Add changed config.yaml:\n%s", after)
 	}
 	if fsyncs != 0 {
@@ -271,14 +272,14 @@ func TestPeekTrustsTheBriefOnlyForItsVersion(t *testing.T) {
 	if err != nil || b.UserID == "" || b.TelemetryEnabled != nil {
 		t.Fatalf("Peek = %+v, %v", b, err)
 	}
-	raw, _ := os.ReadFile(s.Path())
+	raw, _ := os.ReadFile(s.path)
 	if !strings.HasPrefix(string(raw), "# idun brief/3, remade at each write: -"+b.UserID+" -1 ") {
 		t.Fatalf("config.yaml does not start with its brief line:\n%s", raw)
 	}
 	// A rest that does not parse, under a brief line that matches it: only
 	// the brief line can tell Peek the file is usable.
 	garbage := []byte("\x00 not YAML\n")
-	if err := os.WriteFile(s.Path(), withBrief(b, garbage), 0o600); err != nil {
+	if err := os.WriteFile(s.path, withBrief(b, garbage), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	if b2, err := s.Peek(); err != nil || b2.UserID != b.UserID {
@@ -286,7 +287,7 @@ func TestPeekTrustsTheBriefOnlyForItsVersion(t *testing.T) {
 	}
 	// A hand edit of the rest: the edit is read.
 	edited := string(raw) + "telemetry_enabled: false\n"
-	if err := os.WriteFile(s.Path(), []byte(edited), 0o600); err != nil {
+	if err := os.WriteFile(s.path, []byte(edited), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	b, err = s.Peek()
@@ -301,25 +302,25 @@ func TestPeekTrustsTheBriefOnlyForItsVersion(t *testing.T) {
 func TestPeekAgainCostsAStat(t *testing.T) {
 	s := newStore(t)
 	identity(t, s)
-	good, _ := os.ReadFile(s.Path())
+	good, _ := os.ReadFile(s.path)
 	base := time.Now().Add(-time.Hour)
 	garbage := []byte(strings.Repeat("#", len(good)-1) + "\x00")
 	inPlace := func(b []byte, mtime time.Time) {
 		t.Helper()
-		f, err := os.OpenFile(s.Path(), os.O_WRONLY, 0)
+		f, err := os.OpenFile(s.path, os.O_WRONLY, 0)
 		if err != nil {
 			t.Fatal(err)
 		}
 		f.WriteAt(b, 0)
 		f.Close()
-		os.Chtimes(s.Path(), mtime, mtime)
+		os.Chtimes(s.path, mtime, mtime)
 	}
 	renamed := func(b []byte, mtime time.Time) {
 		t.Helper()
-		tmp := s.Path() + ".new"
+		tmp := s.path + ".new"
 		os.WriteFile(tmp, b, 0o600)
 		os.Chtimes(tmp, mtime, mtime)
-		if err := os.Rename(tmp, s.Path()); err != nil {
+		if err := os.Rename(tmp, s.path); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -333,7 +334,7 @@ func TestPeekAgainCostsAStat(t *testing.T) {
 		{"the same size and file, a new time", func() { inPlace(garbage, base.Add(time.Second)) }, true},
 	} {
 		renamed(good, base)
-		s := New(s.Path())
+		s := New(s.path)
 		if _, err := s.Peek(); err != nil {
 			t.Fatal(err)
 		}
@@ -348,14 +349,14 @@ func TestPeekAgainCostsAStat(t *testing.T) {
 // Peek writes nothing, to a file that says off least of all.
 func TestPeekWritesNothingForAnOptOut(t *testing.T) {
 	s := newStore(t)
-	os.MkdirAll(filepath.Dir(s.Path()), 0o700)
-	if err := os.WriteFile(s.Path(), []byte("telemetry_enabled: false\n"), 0o600); err != nil {
+	os.MkdirAll(filepath.Dir(s.path), 0o700)
+	if err := os.WriteFile(s.path, []byte("telemetry_enabled: false\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	if b, err := s.Peek(); err != nil || b.TelemetryEnabled == nil || *b.TelemetryEnabled {
 		t.Fatalf("Peek = %+v, %v", b, err)
 	}
-	entries, _ := os.ReadDir(filepath.Dir(s.Path()))
+	entries, _ := os.ReadDir(filepath.Dir(s.path))
 	if len(entries) != 1 {
 		t.Errorf("files beside an opted-out config.yaml: %v", entries)
 	}
@@ -371,5 +372,21 @@ func TestPeekSeesTheJournal(t *testing.T) {
 	add(t, s, map[string]int64{"cli.a.count": 1})
 	if b, _ := s.Peek(); !b.HasCounts() {
 		t.Error("the journal's counts were not reported")
+	}
+}
+
+// The brief once had a file of its own: the next write removes it.
+func TestWriteRemovesTheOldBriefFile(t *testing.T) {
+	s := newStore(t)
+	identity(t, s)
+	old := filepath.Join(filepath.Dir(s.path), "config.brief")
+	if err := os.WriteFile(old, []byte("idun-brief/1 ...\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Update(context.Background(), func(st *State) error { st.SetEnabled(true); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(old); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("config.brief after a write: %v", err)
 	}
 }

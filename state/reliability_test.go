@@ -17,10 +17,10 @@ import (
 // writer comes, which hung the host program at start.
 func TestNamedPipeIsUnusableAtOnce(t *testing.T) {
 	s := newStore(t)
-	if err := os.MkdirAll(filepath.Dir(s.Path()), 0o700); err != nil {
+	if err := os.MkdirAll(filepath.Dir(s.path), 0o700); err != nil {
 		t.Fatal(err)
 	}
-	if err := syscall.Mkfifo(s.Path(), 0o600); err != nil {
+	if err := syscall.Mkfifo(s.path, 0o600); err != nil {
 		t.Fatal(err)
 	}
 	done := make(chan error, 2)
@@ -46,7 +46,7 @@ func TestNamedPipeIsUnusableAtOnce(t *testing.T) {
 // writer writes the whole file over it, never through a link.
 func TestStaleTempFileReplacedByTheNextWrite(t *testing.T) {
 	s := newStore(t)
-	dir := filepath.Dir(s.Path())
+	dir := filepath.Dir(s.path)
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		t.Fatal(err)
 	}
@@ -75,7 +75,7 @@ func TestStaleTempFileReplacedByTheNextWrite(t *testing.T) {
 	if _, err := os.Stat(other); err != nil {
 		t.Errorf("another file was removed: %v", err)
 	}
-	if _, err := New(s.Path()).Load(); err != nil {
+	if _, err := New(s.path).Load(); err != nil {
 		t.Errorf("the file written over the stale one: %v", err)
 	}
 	// Again with a symbolic link left where the temporary file goes.
@@ -92,7 +92,7 @@ func TestStaleTempFileReplacedByTheNextWrite(t *testing.T) {
 	if b, err := os.ReadFile(victim); err != nil || string(b) != "keep" {
 		t.Errorf("the write went through a link: %q, %v", b, err)
 	}
-	if fi, err := os.Lstat(s.Path()); err != nil || !fi.Mode().IsRegular() || fi.Mode().Perm() != 0o600 {
+	if fi, err := os.Lstat(s.path); err != nil || !fi.Mode().IsRegular() || fi.Mode().Perm() != 0o600 {
 		t.Errorf("state file after the write: %v, %v", fi, err)
 	}
 }

@@ -40,12 +40,6 @@ type Store struct {
 // New returns a Store for the file at path; it touches nothing.
 func New(path string) *Store { return &Store{path: path, lockTimeout: 2 * time.Second} }
 
-// Path returns the state file's path.
-func (s *Store) Path() string { return s.path }
-
-// LockPath returns the path of the lock file kept beside the state file.
-func (s *Store) LockPath() string { return s.path + ".lock" }
-
 func (s *Store) beside(name string) string { return filepath.Join(filepath.Dir(s.path), name) }
 
 // Load reads and parses the state file (errors.Is(err, fs.ErrNotExist) when
@@ -71,12 +65,9 @@ func (s *Store) read() (*State, []byte, error) {
 // and identity are those the first one read.
 func (s *Store) Peek() (Brief, error) {
 	b, err := s.peek()
-	if err != nil {
-		return Brief{}, err
-	}
-	fi, err := os.Stat(s.JournalPath())
-	b.Journal = err == nil && fi.Size() > 0
-	return b, nil
+	fi, jerr := os.Stat(s.JournalPath())
+	b.Journal = err == nil && jerr == nil && fi.Size() > 0
+	return b, err
 }
 
 func (s *Store) peek() (Brief, error) {
@@ -87,16 +78,15 @@ func (s *Store) peek() (Brief, error) {
 		}
 	}
 	raw, fi, err := readFile(s.path, MaxFileSize)
+	b, ok := briefOf(raw)
+	if err == nil && !ok {
+		var st *State
+		if st, err = parse(s.path, raw); err == nil {
+			b = st.Brief()
+		}
+	}
 	if err != nil {
 		return Brief{}, err
-	}
-	b, ok := briefOf(raw)
-	if !ok {
-		st, err := parse(s.path, raw)
-		if err != nil {
-			return Brief{}, err
-		}
-		b = st.Brief()
 	}
 	s.last.Store(&seen{fi, b})
 	return b, nil
@@ -151,7 +141,8 @@ func (s *Store) change(ctx context.Context, fn func(*State) error, fold bool) er
 	if err := writeFile(s.path, out, true); err != nil {
 		return err
 	}
-	for _, name := range consumed {
+	// config.brief held the brief before it moved into the file's first line.
+	for _, name := range append(consumed, "config.brief") {
 		_ = removeFile(s.beside(name))
 	}
 	return nil
@@ -244,7 +235,7 @@ func (s *Store) lock(ctx context.Context) (unlock func(), err error) {
 	if err := os.MkdirAll(filepath.Dir(s.path), 0o700); err != nil {
 		return nil, fmt.Errorf("state: create folder: %w", err)
 	}
-	l := flock.New(s.LockPath(), flock.SetPermissions(0o600))
+	l := flock.New(s.path+".lock", flock.SetPermissions(0o600))
 	ctx, cancel := context.WithTimeout(ctx, s.lockTimeout)
 	defer cancel()
 	ok, err := poll(ctx, l.TryLock)

@@ -52,8 +52,8 @@ func TestUpdateCreatesFileWithIdentity(t *testing.T) {
 		t.Errorf("created_at = %v, want %v", st.CreatedAt, t0)
 	}
 	if runtime.GOOS != "windows" {
-		assertMode(t, s.Path(), 0o600)
-		assertMode(t, filepath.Dir(s.Path()), 0o700|fs.ModeDir)
+		assertMode(t, s.path, 0o600)
+		assertMode(t, filepath.Dir(s.path), 0o700|fs.ModeDir)
 	}
 	// A second run keeps the identity.
 	err = s.Update(context.Background(), func(st *State) error {
@@ -85,7 +85,7 @@ func assertMode(t *testing.T, path string, want fs.FileMode) {
 
 func TestRoundTripKeepsUnknownKeysAndFields(t *testing.T) {
 	s := newStore(t)
-	write(t, s.Path(), `user_id: 6f1c2c8e-1d2a-4c3b-9a8e-0123456789ab
+	write(t, s.path, `user_id: 6f1c2c8e-1d2a-4c3b-9a8e-0123456789ab
 telemetry_enabled: true
 created_at: 2026-11-24T18:00:00Z
 counters:
@@ -104,7 +104,7 @@ another: hello
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, _ := os.ReadFile(s.Path())
+	b, _ := os.ReadFile(s.path)
 	var raw map[string]any
 	if err := yaml.Unmarshal(b, &raw); err != nil {
 		t.Fatal(err)
@@ -133,13 +133,13 @@ func TestUpdateWithoutChangeDoesNotWrite(t *testing.T) {
 		t.Fatal(err)
 	}
 	old := time.Now().Add(-time.Hour)
-	if err := os.Chtimes(s.Path(), old, old); err != nil {
+	if err := os.Chtimes(s.path, old, old); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.Update(context.Background(), func(*State) error { return nil }); err != nil {
 		t.Fatal(err)
 	}
-	fi, _ := os.Stat(s.Path())
+	fi, _ := os.Stat(s.path)
 	if !fi.ModTime().Equal(old) {
 		t.Error("file rewritten although nothing changed")
 	}
@@ -155,7 +155,7 @@ func TestUpdateErrorWritesNothing(t *testing.T) {
 	if !errors.Is(err, boom) {
 		t.Fatalf("err = %v", err)
 	}
-	if _, err := os.Stat(s.Path()); !errors.Is(err, fs.ErrNotExist) {
+	if _, err := os.Stat(s.path); !errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("file written although fn failed: %v", err)
 	}
 }
@@ -165,7 +165,7 @@ func TestLoadMissing(t *testing.T) {
 	if _, err := s.Load(); !errors.Is(err, fs.ErrNotExist) {
 		t.Fatalf("err = %v, want not-exist", err)
 	}
-	if _, err := os.Stat(filepath.Dir(s.Path())); !errors.Is(err, fs.ErrNotExist) {
+	if _, err := os.Stat(filepath.Dir(s.path)); !errors.Is(err, fs.ErrNotExist) {
 		t.Error("Load created the folder")
 	}
 }
@@ -217,7 +217,7 @@ func TestBadFiles(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			s := newStore(t)
-			write(t, s.Path(), tc.content)
+			write(t, s.path, tc.content)
 			assertUnusable(t, s, tc.content)
 		})
 	}
@@ -240,17 +240,17 @@ func assertUnusable(t *testing.T, s *Store, content string) {
 	if called {
 		t.Error("Update ran fn on an unusable file")
 	}
-	if b, err := os.ReadFile(s.Path()); err == nil && string(b) != content {
+	if b, err := os.ReadFile(s.path); err == nil && string(b) != content {
 		t.Error("unusable file was changed")
 	}
 }
 
 func TestHugeFileIsNotRead(t *testing.T) {
 	s := newStore(t)
-	if err := os.MkdirAll(filepath.Dir(s.Path()), 0o700); err != nil {
+	if err := os.MkdirAll(filepath.Dir(s.path), 0o700); err != nil {
 		t.Fatal(err)
 	}
-	f, err := os.Create(s.Path())
+	f, err := os.Create(s.path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -261,7 +261,7 @@ func TestHugeFileIsNotRead(t *testing.T) {
 	if _, err := s.Load(); !errors.Is(err, ErrUnusable) {
 		t.Fatalf("err = %v", err)
 	}
-	fi, _ := os.Stat(s.Path())
+	fi, _ := os.Stat(s.path)
 	if fi.Size() != 100<<20 {
 		t.Error("file changed")
 	}
@@ -269,7 +269,7 @@ func TestHugeFileIsNotRead(t *testing.T) {
 
 func TestFolderInPlaceOfFile(t *testing.T) {
 	s := newStore(t)
-	if err := os.MkdirAll(s.Path(), 0o700); err != nil {
+	if err := os.MkdirAll(s.path, 0o700); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := s.Load(); !errors.Is(err, ErrUnusable) {
@@ -278,7 +278,7 @@ func TestFolderInPlaceOfFile(t *testing.T) {
 	if err := s.Update(context.Background(), func(*State) error { return nil }); !errors.Is(err, ErrUnusable) {
 		t.Errorf("Update err = %v", err)
 	}
-	if fi, err := os.Stat(s.Path()); err != nil || !fi.IsDir() {
+	if fi, err := os.Stat(s.path); err != nil || !fi.IsDir() {
 		t.Error("folder replaced")
 	}
 }
@@ -288,14 +288,14 @@ func TestSymlinkLoop(t *testing.T) {
 		t.Skip("symlinks need privileges on Windows")
 	}
 	s := newStore(t)
-	if err := os.MkdirAll(filepath.Dir(s.Path()), 0o700); err != nil {
+	if err := os.MkdirAll(filepath.Dir(s.path), 0o700); err != nil {
 		t.Fatal(err)
 	}
-	other := s.Path() + ".other"
-	if err := os.Symlink(other, s.Path()); err != nil {
+	other := s.path + ".other"
+	if err := os.Symlink(other, s.path); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.Symlink(s.Path(), other); err != nil {
+	if err := os.Symlink(s.path, other); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := s.Load(); !errors.Is(err, ErrUnusable) {
@@ -304,7 +304,7 @@ func TestSymlinkLoop(t *testing.T) {
 	if err := s.Update(context.Background(), func(*State) error { return nil }); !errors.Is(err, ErrUnusable) {
 		t.Errorf("Update err = %v", err)
 	}
-	if fi, err := os.Lstat(s.Path()); err != nil || fi.Mode()&fs.ModeSymlink == 0 {
+	if fi, err := os.Lstat(s.path); err != nil || fi.Mode()&fs.ModeSymlink == 0 {
 		t.Error("symlink replaced")
 	}
 }
@@ -314,8 +314,8 @@ func TestNoPermission(t *testing.T) {
 		t.Skip("file modes do not restrict root or Windows")
 	}
 	s := newStore(t)
-	write(t, s.Path(), "telemetry_enabled: false\n")
-	if err := os.Chmod(s.Path(), 0); err != nil {
+	write(t, s.path, "telemetry_enabled: false\n")
+	if err := os.Chmod(s.path, 0); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := s.Load(); !errors.Is(err, ErrUnusable) {
@@ -331,7 +331,7 @@ func TestReadOnlyFolder(t *testing.T) {
 		t.Skip("file modes do not restrict root or Windows")
 	}
 	s := newStore(t)
-	dir := filepath.Dir(s.Path())
+	dir := filepath.Dir(s.path)
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		t.Fatal(err)
 	}
@@ -370,7 +370,7 @@ func TestLockTimeout(t *testing.T) {
 	defer unlock()
 	// A second Store in the same process opens its own descriptor: flock
 	// excludes it, where fcntl locks would not.
-	other := New(s.Path())
+	other := New(s.path)
 	other.lockTimeout = 50 * time.Millisecond
 	start := time.Now()
 	err = other.Update(context.Background(), func(*State) error { return nil })
@@ -388,7 +388,7 @@ func TestConcurrentUpdatesInProcess(t *testing.T) {
 	errs := make(chan error, workers)
 	for w := 0; w < workers; w++ {
 		go func() {
-			st := New(s.Path())
+			st := New(s.path)
 			for i := 0; i < each; i++ {
 				err := st.Update(context.Background(), func(st *State) error {
 					if _, err := st.EnsureUserID(t0); err != nil {
@@ -420,7 +420,7 @@ func TestConcurrentUpdatesInProcess(t *testing.T) {
 	if got := st.Counters["cli.x.count"]; got != workers*each {
 		t.Errorf("count = %d, want %d", got, workers*each)
 	}
-	left, _ := filepath.Glob(filepath.Join(filepath.Dir(s.Path()), "*.tmp"))
+	left, _ := filepath.Glob(filepath.Join(filepath.Dir(s.path), "*.tmp"))
 	if len(left) != 0 {
 		t.Errorf("temporary files left: %v", left)
 	}
