@@ -10,22 +10,19 @@ import (
 )
 
 // configHome is the rule of github.com/adrg/xdg on Unix systems, without its
-// package init, which opens files under the config home.
+// package init, which opens files under the config home: $XDG_CONFIG_HOME,
+// a leading ~ or $HOME replaced by the home folder, when it is absolute.
 func configHome() string {
 	home := cmp.Or(os.Getenv("HOME"), "/")
-	if dir := expandHome(os.Getenv("XDG_CONFIG_HOME"), home); dir != "" && filepath.IsAbs(dir) {
+	dir := os.Getenv("XDG_CONFIG_HOME")
+	for _, prefix := range []string{"~", "$HOME"} {
+		if rest, ok := strings.CutPrefix(dir, prefix); ok {
+			dir = filepath.Join(home, rest)
+			break
+		}
+	}
+	if filepath.IsAbs(dir) {
 		return dir
 	}
 	return filepath.Join(home, ".config")
-}
-
-// expandHome replaces a leading ~ or $HOME, as adrg/xdg does.
-func expandHome(path, home string) string {
-	if rest, ok := strings.CutPrefix(path, "~"); ok {
-		return filepath.Join(home, rest)
-	}
-	if rest, ok := strings.CutPrefix(path, "$HOME"); ok {
-		return filepath.Join(home, rest)
-	}
-	return path
 }
