@@ -18,8 +18,8 @@
 // anywhere is done again or not at all.
 //
 // config.yaml's first line, a comment, holds what a run needs to learn that
-// nothing is due, and a checksum of the rest: a run reads it instead of
-// parsing YAML while the rest is what it was written with.
+// nothing is due, and a checksum of the file: a run reads it instead of
+// parsing YAML while the file is what it was written with.
 //
 // The package takes no clock of its own: callers pass times in.
 package state

@@ -263,8 +263,8 @@ func TestAddWritesOnePlainLine(t *testing.T) {
 	}
 }
 
-// Peek reads the brief line while the rest of config.yaml is what it was
-// written with, and parses the file as soon as it is not.
+// Peek reads the brief line while config.yaml is what it was written with,
+// and parses the file as soon as it is not.
 func TestPeekTrustsTheBriefOnlyForItsVersion(t *testing.T) {
 	s := newStore(t)
 	identity(t, s)

@@ -59,7 +59,7 @@ func (s *Store) read() (*State, []byte, error) {
 }
 
 // Peek returns what a run needs to learn whether anything is due: from the
-// state file's brief line while the rest is what it was written with, else
+// state file's brief line while the file is what it was written with, else
 // from the parsed file. It writes nothing. A second Peek of the same Store
 // (a run's export) costs a stat while the file's size, modification time
 // and identity are those the first one read.
