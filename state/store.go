@@ -141,10 +141,11 @@ func (s *Store) change(ctx context.Context, fn func(*State) error, fold bool) er
 	if err := writeFile(s.path, out, true); err != nil {
 		return err
 	}
-	// config.brief held the brief before it moved into the file's first line.
-	for _, name := range append(consumed, "config.brief") {
+	for _, name := range consumed {
 		_ = removeFile(s.beside(name))
 	}
+	// config.brief held the brief before it moved into the file's first line.
+	_ = removeFile(s.beside("config.brief"))
 	return nil
 }
 
