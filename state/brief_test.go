@@ -19,20 +19,22 @@ func TestBriefRoundTrip(t *testing.T) {
 	if !ok || b3.UserID != "" || b3.TelemetryEnabled != nil || !b3.CreatedAt.IsZero() || b3.LastHeartbeatAt != nil || b3.NextAttemptAt != nil {
 		t.Fatalf("%+v", b3)
 	}
-	// The CRC-32C of the line before it, then of "user_id: x\n", is 3484109635.
-	const tag = "# idun brief/3, remade at each write: "
-	if b4, ok := briefOf([]byte(tag + "-u 1 0 0 1 1 0 3484109635\nuser_id: x\n")); !ok || b4.UserID != "u" || !*b4.TelemetryEnabled {
+	// The FNV-1a hash of the line before it, then of "user_id: x\n", is
+	// 10956425304706090118 (computed apart, in Python, from the FNV-1a definition).
+	const tag = "# idun brief/4, remade at each write: "
+	if b4, ok := briefOf([]byte(tag + "-u 1 0 0 1 1 0 10956425304706090118\nuser_id: x\n")); !ok || b4.UserID != "u" || !*b4.TelemetryEnabled {
 		t.Errorf("a well-formed line: %+v %v", b4, ok)
 	}
 	for _, bad := range []string{
 		"", "x", "user_id: x\n",
-		tag + "-u 1 0 0 1 1 0 3484109635\nuser_id: y\n", // the rest edited
-		tag + "-u 0 0 0 1 1 0 3484109635\nuser_id: x\n", // the line edited
-		tag + "-u 1 0 0 1 1 3484109635\nuser_id: x\n",   // a field short
-		tag + "-u 2 0 0 1 1 0 3484109635\nuser_id: x\n", // no such setting
-		tag + "-u a 0 0 1 1 0 3484109635\nuser_id: x\n",
-		tag + "u 1 0 0 1 1 0 3484109635\nuser_id: x\n",
-		"# idun brief/2, remade at each write: -u 1 0 0 1 1 0 3484109635\nuser_id: x\n",
+		tag + "-u 1 0 0 1 1 0 10956425304706090118\nuser_id: y\n", // the rest edited
+		tag + "-u 0 0 0 1 1 0 10956425304706090118\nuser_id: x\n", // the line edited
+		tag + "-u 1 0 0 1 1 10956425304706090118\nuser_id: x\n",   // a field short
+		tag + "-u 2 0 0 1 1 0 10956425304706090118\nuser_id: x\n", // no such setting
+		tag + "-u a 0 0 1 1 0 10956425304706090118\nuser_id: x\n",
+		tag + "u 1 0 0 1 1 0 10956425304706090118\nuser_id: x\n",
+		tag + " 1 0 0 1 1 0 10956425304706090118\nuser_id: x\n",
+		"# idun brief/3, remade at each write: -u 1 0 0 1 1 0 10956425304706090118\nuser_id: x\n",
 	} {
 		if _, ok := briefOf([]byte(bad)); ok {
 			t.Errorf("%q decoded", bad)

@@ -273,7 +273,7 @@ func TestPeekTrustsTheBriefOnlyForItsVersion(t *testing.T) {
 		t.Fatalf("Peek = %+v, %v", b, err)
 	}
 	raw, _ := os.ReadFile(s.path)
-	if !strings.HasPrefix(string(raw), "# idun brief/3, remade at each write: -"+b.UserID+" -1 ") {
+	if !strings.HasPrefix(string(raw), "# idun brief/4, remade at each write: -"+b.UserID+" -1 ") {
 		t.Fatalf("config.yaml does not start with its brief line:\n%s", raw)
 	}
 	// A rest that does not parse, under a brief line that matches it: only

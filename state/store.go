@@ -183,11 +183,13 @@ func readFile(path string, limit int64) (b []byte, fi fs.FileInfo, err error) {
 		defer f.Close()
 		if fi, err = f.Stat(); err == nil && !fi.Mode().IsRegular() {
 			err = errors.New("not a regular file")
+		} else if err == nil && fi.Size() > limit {
+			err = fmt.Errorf("larger than %d bytes", limit)
 		} else if err == nil {
-			b, err = io.ReadAll(io.LimitReader(f, limit+1))
-			if err == nil && (fi.Size() > limit || int64(len(b)) > limit) {
-				err = fmt.Errorf("larger than %d bytes", limit)
-			}
+			// Files are replaced by rename, never grown in place: the
+			// size read is the file's, and one read returns it.
+			b = make([]byte, fi.Size())
+			_, err = io.ReadFull(f, b)
 		}
 	}
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
