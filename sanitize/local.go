@@ -58,15 +58,6 @@ var commonLocalWords = []string{
 	"home", "shared", "work", "workspace", "data", "tmp",
 }
 
-// exempt holds commonLocalWords in canonical form.
-var exempt = func() map[string]bool {
-	m := make(map[string]bool, len(commonLocalWords))
-	for _, w := range commonLocalWords {
-		m[string(canonical(w))] = true
-	}
-	return m
-}()
-
 // canonical lowers s, writes every byte that is not a letter or a digit
 // ('_', '-', '+') as '.' and puts a '.' at both ends, so that a word is
 // found as a whole however a name joins its parts.
@@ -98,17 +89,25 @@ func thisMachine() machine {
 
 // wordsOf lists the local words of m.
 func wordsOf(m machine) []localWord {
-	env := make(map[string]string, len(m.env))
-	for _, kv := range m.env {
-		if k, v, ok := strings.Cut(kv, "="); ok {
-			env[k] = v
+	getenv := func(key string) (v string) {
+		for _, kv := range m.env {
+			if k, val, _ := strings.Cut(kv, "="); k == key {
+				v = val // the last one, as a map of them would hold
+			}
 		}
+		return v
 	}
 	var words []localWord
-	seen := map[string]bool{}
+	// seen starts with commonLocalWords, in canonical form. It is made here,
+	// once per process, rather than at package init, which every program
+	// that links the package pays for, telemetry off too.
+	seen := make(map[string]bool, len(commonLocalWords))
+	for _, w := range commonLocalWords {
+		seen[string(canonical(w))] = true
+	}
 	add := func(w, rule string) {
 		c := canonical(w)
-		if len(w) < 2 || !nameChars(w) || exempt[string(c)] || seen[string(c)] {
+		if len(w) < 2 || !nameChars(w) || seen[string(c)] {
 			return
 		}
 		seen[string(c)] = true
@@ -119,11 +118,11 @@ func wordsOf(m machine) []localWord {
 		add(m.host[:strings.IndexByte(m.host+".", '.')], "host")
 	}
 	for _, k := range []string{"USER", "LOGNAME", "USERNAME"} {
-		v := env[k]
+		v := getenv(k)
 		add(v[strings.LastIndexByte(v, '\\')+1:], "user")
 	}
 	for _, k := range []string{"HOME", "USERPROFILE"} {
-		add(baseName(env[k]), "home")
+		add(baseName(getenv(k)), "home")
 	}
 	for _, kv := range m.env {
 		if _, v, _ := strings.Cut(kv, "="); tokenLike(v) {

@@ -471,6 +471,20 @@ func TestPropertiesByteCapExact(t *testing.T) {
 	}
 }
 
+// TestJSONSizeIsMarshals: the size counted for the byte cap is what
+// json.Marshal writes, for the strings counted without it too.
+func TestJSONSizeIsMarshals(t *testing.T) {
+	for _, v := range []any{
+		"", "1.0.0", "libraries.idun", "a b~", `a"b`, `a\b`, "<", ">", "&", "\x00", "\x1f", "\x7f",
+		"é", "\u2028", "\xff", 0, -12, 2.5, true, nil, []any{"x", 1}, map[string]any{"k": "<"},
+	} {
+		b, err := json.Marshal(v)
+		if n, ok := jsonSize(v); !ok || err != nil || n != len(b) {
+			t.Errorf("jsonSize(%#v) = %d, %v; json.Marshal writes %d bytes (%v)", v, n, ok, len(b), err)
+		}
+	}
+}
+
 func btoi(b bool) int {
 	if b {
 		return 1
