@@ -89,14 +89,6 @@ func thisMachine() machine {
 
 // wordsOf lists the local words of m.
 func wordsOf(m machine) []localWord {
-	getenv := func(key string) (v string) {
-		for _, kv := range m.env {
-			if k, val, _ := strings.Cut(kv, "="); k == key {
-				v = val // the last one, as a map of them would hold
-			}
-		}
-		return v
-	}
 	var words []localWord
 	// seen starts with commonLocalWords, in canonical form. It is made here,
 	// once per process, rather than at package init, which every program
@@ -117,12 +109,13 @@ func wordsOf(m machine) []localWord {
 		add(m.host, "host")
 		add(m.host[:strings.IndexByte(m.host+".", '.')], "host")
 	}
-	for _, k := range []string{"USER", "LOGNAME", "USERNAME"} {
-		v := getenv(k)
-		add(v[strings.LastIndexByte(v, '\\')+1:], "user")
-	}
-	for _, k := range []string{"HOME", "USERPROFILE"} {
-		add(baseName(getenv(k)), "home")
+	for _, kv := range m.env {
+		switch k, v, _ := strings.Cut(kv, "="); k {
+		case "USER", "LOGNAME", "USERNAME":
+			add(v[strings.LastIndexByte(v, '\\')+1:], "user")
+		case "HOME", "USERPROFILE":
+			add(baseName(v), "home")
+		}
 	}
 	for _, kv := range m.env {
 		if _, v, _ := strings.Cut(kv, "="); tokenLike(v) {
