@@ -211,9 +211,7 @@ func resetInstallation(ctx context.Context, store *state.Store, now time.Time) e
 			return fs.ErrNotExist
 		}
 		st.UserID = ""
-		if _, err := st.EnsureUserID(now); err != nil {
-			return err
-		}
+		st.EnsureUserID(now)
 		st.Counters, st.LastHeartbeatAt, st.Pending, st.Sent = nil, nil, nil, nil
 		st.Delivery = state.Delivery{}
 		return nil

@@ -54,7 +54,7 @@ func heartbeatBase(b state.Brief, now time.Time) time.Time {
 // file) and when ci is true (a CI job's HOME dies with the job). No counts,
 // no Heartbeat.
 func heartbeatDue(b state.Brief, now time.Time, soon, ci bool) bool {
-	if !b.HasCounts() {
+	if b.Counters == 0 && !b.Journal { // no counts, in config.yaml or the journal
 		return false
 	}
 	if soon && (b.LastHeartbeatAt == nil || ci) {

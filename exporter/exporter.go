@@ -181,11 +181,7 @@ func (e *Exporter) prepare(st *state.State, now time.Time, soon bool) (beat bool
 	if on, set := st.Enabled(); set && !on && !e.envOn {
 		return false, errOptedOut
 	}
-	created, err := st.EnsureUserID(now)
-	if err != nil {
-		return false, err
-	}
-	if created {
+	if st.EnsureUserID(now) {
 		e.madeID.Store(true)
 		ev, err := newEvent(EventFirstRun, st.UserID, now, e.systemProperties(), e.cfg.policy)
 		if err != nil {

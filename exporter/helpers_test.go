@@ -132,9 +132,7 @@ func runOnce(t *testing.T, counts map[string]int64, opts ...Option) *Exporter {
 func established(t *testing.T, path string, at time.Time) {
 	t.Helper()
 	err := state.New(path).Update(context.Background(), func(st *state.State) error {
-		if _, err := st.EnsureUserID(at); err != nil {
-			return err
-		}
+		st.EnsureUserID(at)
 		at := at.UTC()
 		st.LastHeartbeatAt = &at
 		return nil

@@ -7,20 +7,17 @@ import (
 	"time"
 )
 
-// config.yaml's first line is a YAML comment that holds the Brief and a
-// checksum of the whole file as written: a run learns that nothing is due
-// with no YAML parse, and a hand edit anywhere makes the line ignored until
-// the next write remakes it. Its fields: "-" and the user_id, the setting
-// as -1 (unset), 0 or 1, times in Unix microseconds (0 for none; they hold
-// any year YAML can), the counts of counters and pending events, and the
-// FNV-1a hash of the line before it and the rest of the file. strconv reads
-// them in a few µs; a JSON decoder's first use in a process cost 0.1-0.15
-// ms. FNV needs no table: CRC-32C's, built at package init, cost every
-// program that links this package 0.1-0.3 ms at start, telemetry off too.
+// config.yaml's first line is a YAML comment holding the Brief and a
+// checksum of the file as written: a run learns that nothing is due without
+// a YAML parse, and after a hand edit the line is ignored until the next
+// write remakes it. Fields: "-" and the user_id, the setting (-1 unset, 0,
+// 1), times in Unix µs (0 for none), the counts of counters and pending
+// events, and the FNV-1a hash of the line before it and the rest. strconv
+// and FNV cost no set-up: a JSON decoder's first use cost 0.1 ms, and
+// CRC-32C's table, built at init, 0.1-0.3 ms of every program linking us.
 const briefTag = "# idun brief/4, remade at each write:"
 
-// checksum is the FNV-1a hash of a brief line without its checksum, then
-// body.
+// checksum hashes a brief line without its checksum, then body.
 func checksum(line, body []byte) uint64 {
 	h := fnv.New64a()
 	h.Write(line)
@@ -28,8 +25,7 @@ func checksum(line, body []byte) uint64 {
 	return h.Sum64()
 }
 
-// withBrief returns body, the YAML of a state whose Brief is b, behind its
-// brief line.
+// withBrief puts b's brief line before body, the YAML of its state.
 func withBrief(b Brief, body []byte) []byte {
 	on := int64(-1)
 	if b.TelemetryEnabled != nil {

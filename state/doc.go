@@ -17,9 +17,5 @@
 // the file in folded_journals, and only then removes it: a fold cut short
 // anywhere is done again or not at all.
 //
-// config.yaml's first line, a comment, holds what a run needs to learn that
-// nothing is due, and a checksum of the file: a run reads it instead of
-// parsing YAML while the file is what it was written with.
-//
 // The package takes no clock of its own: callers pass times in.
 package state

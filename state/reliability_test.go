@@ -63,8 +63,8 @@ func TestStaleTempFileReplacedByTheNextWrite(t *testing.T) {
 		t.Fatal(err)
 	}
 	err := s.Update(context.Background(), func(st *State) error {
-		_, err := st.EnsureUserID(t0)
-		return err
+		st.EnsureUserID(t0)
+		return nil
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -77,25 +77,18 @@ func (s *State) Brief() Brief {
 	return Brief{s.UserID, s.TelemetryEnabled, s.CreatedAt, s.LastHeartbeatAt, len(s.Counters), len(s.Pending), s.Delivery.NextAttemptAt, false}
 }
 
-// HasCounts reports whether counts wait, in config.yaml or the journal.
-func (b Brief) HasCounts() bool { return b.Counters > 0 || b.Journal }
-
 // Existed reports whether the state was read from a file.
 func (s *State) Existed() bool { return s.existed }
 
 // EnsureUserID gives the state a fresh random user_id and created_at = now
 // when it has none, and reports whether it did: the caller's cue that this
-// is a new installation.
-func (s *State) EnsureUserID(now time.Time) (created bool, err error) {
+// is a new installation. It cannot fail: crypto/rand does not, since Go 1.24.
+func (s *State) EnsureUserID(now time.Time) (created bool) {
 	if s.UserID != "" {
-		return false, nil
+		return false
 	}
-	id, err := uuid.NewRandom()
-	if err != nil {
-		return false, fmt.Errorf("state: new user id: %w", err)
-	}
-	s.UserID, s.CreatedAt = id.String(), now.UTC()
-	return true, nil
+	s.UserID, s.CreatedAt = uuid.NewString(), now.UTC()
+	return true
 }
 
 // Enabled returns the user's telemetry_enabled setting and whether it is set.

@@ -30,9 +30,8 @@ func TestUpdateCreatesFileWithIdentity(t *testing.T) {
 		if st.Existed() {
 			t.Error("new state claims it existed")
 		}
-		var err error
-		created, err = st.EnsureUserID(t0)
-		return err
+		created = st.EnsureUserID(t0)
+		return nil
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -57,11 +56,10 @@ func TestUpdateCreatesFileWithIdentity(t *testing.T) {
 	}
 	// A second run keeps the identity.
 	err = s.Update(context.Background(), func(st *State) error {
-		c, err := st.EnsureUserID(t0.Add(time.Hour))
-		if c {
+		if st.EnsureUserID(t0.Add(time.Hour)) {
 			t.Error("existing identity replaced")
 		}
-		return err
+		return nil
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -129,7 +127,7 @@ another: hello
 
 func TestUpdateWithoutChangeDoesNotWrite(t *testing.T) {
 	s := newStore(t)
-	if err := s.Update(context.Background(), func(st *State) error { _, err := st.EnsureUserID(t0); return err }); err != nil {
+	if err := s.Update(context.Background(), func(st *State) error { st.EnsureUserID(t0); return nil }); err != nil {
 		t.Fatal(err)
 	}
 	old := time.Now().Add(-time.Hour)
@@ -339,7 +337,7 @@ func TestReadOnlyFolder(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { os.Chmod(dir, 0o700) })
-	err := s.Update(context.Background(), func(st *State) error { _, err := st.EnsureUserID(t0); return err })
+	err := s.Update(context.Background(), func(st *State) error { st.EnsureUserID(t0); return nil })
 	if err == nil {
 		t.Fatal("Update succeeded in a read-only folder")
 	}
@@ -351,7 +349,7 @@ func TestReadOnlyParent(t *testing.T) {
 	base := t.TempDir()
 	write(t, filepath.Join(base, "idun"), "i am a file")
 	s := New(filepath.Join(base, "idun", FileName))
-	err := s.Update(context.Background(), func(st *State) error { _, err := st.EnsureUserID(t0); return err })
+	err := s.Update(context.Background(), func(st *State) error { st.EnsureUserID(t0); return nil })
 	if err == nil {
 		t.Fatal("Update succeeded with a file in place of the folder")
 	}
@@ -391,9 +389,7 @@ func TestConcurrentUpdatesInProcess(t *testing.T) {
 			st := New(s.path)
 			for i := 0; i < each; i++ {
 				err := st.Update(context.Background(), func(st *State) error {
-					if _, err := st.EnsureUserID(t0); err != nil {
-						return err
-					}
+					st.EnsureUserID(t0)
 					if st.Counters == nil {
 						st.Counters = map[string]int64{}
 					}

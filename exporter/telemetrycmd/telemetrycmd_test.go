@@ -215,9 +215,9 @@ func TestStatusShowsTheSchedule(t *testing.T) {
 	path, opts := sandbox(t)
 	next := time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)
 	err := state.New(path).Update(context.Background(), func(st *state.State) error {
-		_, err := st.EnsureUserID(next)
+		st.EnsureUserID(next)
 		st.Delivery = state.Delivery{NextAttemptAt: &next, Failures: 3, LastFailure: "http 500", Rejected: 1}
-		return err
+		return nil
 	})
 	if err != nil {
 		t.Fatal(err)
