@@ -20,10 +20,9 @@ func openAppend(path string, create bool) (*os.File, error) {
 	return open(path, flags, 0o600)
 }
 
-// open opens with O_NONBLOCK, so that a named pipe in a file's place does
-// not hang the host, then makes the descriptor blocking: os.NewFile keeps
-// a blocking one out of the runtime's poller, whose set-up cost a run with
-// nothing due more than its file work.
+// open opens with O_NONBLOCK, so that a named pipe in a file's place cannot
+// hang the host, then makes the descriptor blocking, which os.NewFile keeps
+// out of the runtime's poller: its set-up cost more than the file work.
 func open(path string, flags int, perm uint32) (*os.File, error) {
 	fd, err := syscall.Open(path, flags|syscall.O_NONBLOCK|syscall.O_NOCTTY|syscall.O_CLOEXEC, perm)
 	if err != nil {

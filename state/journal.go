@@ -14,14 +14,13 @@ import (
 	"github.com/google/uuid"
 )
 
-// Names of the files beside config.yaml.
+// Names of the files beside config.yaml, and the largest journal file: half
+// a million runs' worth.
 const (
-	JournalName = "counts.journal"
-	foldSuffix  = ".folding"
+	JournalName    = "counts.journal"
+	foldSuffix     = ".folding"
+	maxJournalSize = 16 << 20
 )
-
-// maxJournalSize bounds a journal file: half a million runs' worth.
-const maxJournalSize = 16 << 20
 
 // JournalPath returns the path of the journal beside the state file.
 func (s *Store) JournalPath() string { return s.beside(JournalName) }
@@ -34,8 +33,7 @@ func (s *Store) Add(counts map[string]int64) error {
 	var line []byte
 	for _, name := range slices.Sorted(maps.Keys(counts)) {
 		if n := counts[name]; n > 0 && plain(name) {
-			line = strconv.AppendInt(append(append(line, name...), '='), n, 10)
-			line = append(line, ' ')
+			line = append(strconv.AppendInt(append(append(line, name...), '='), n, 10), ' ')
 		}
 	}
 	if len(line) == 0 {
@@ -141,9 +139,8 @@ func drain(path string, counts map[string]int64) bool {
 	return err == nil
 }
 
-// addLines adds each whole line of a journal to counts, skipping a line
-// that does not decode (a hand edit) and a last one without its newline (a
-// write cut by a power loss).
+// addLines adds each whole line of a journal to counts but a line that does
+// not decode (a hand edit) and a last one cut short (by a power loss).
 func addLines(counts map[string]int64, b []byte) {
 	lines := strings.Split(string(b), "\n")
 	for _, line := range lines[:len(lines)-1] {

@@ -9,9 +9,10 @@ import (
 	"strings"
 )
 
-// configHome is the rule of github.com/adrg/xdg on Unix systems, without its
-// package init, which opens files under the config home: $XDG_CONFIG_HOME,
-// a leading ~ or $HOME replaced by the home folder, when it is absolute.
+// configHome is the rule of github.com/adrg/xdg on Unix systems:
+// $XDG_CONFIG_HOME, a leading ~ or $HOME replaced by the home folder, when
+// it is absolute. Importing adrg/xdg would make every program read
+// <config home>/user-dirs.dirs at start, telemetry off or not.
 func configHome() string {
 	home := cmp.Or(os.Getenv("HOME"), "/")
 	dir := os.Getenv("XDG_CONFIG_HOME")

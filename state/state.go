@@ -8,10 +8,9 @@ import (
 	"github.com/google/uuid"
 )
 
-// State is the content of the state file.
-//
-// Keys this version does not know are kept in Extra and written back
-// unchanged, so a newer or older program sharing the file loses nothing.
+// State is the content of the state file. Keys this version does not know
+// are kept in Extra and written back unchanged, so that a newer or older
+// program sharing the file loses nothing.
 type State struct {
 	// UserID is a random UUID v4: the only identifier ever sent.
 	UserID string `yaml:"user_id,omitempty"`
@@ -92,9 +91,7 @@ func (s *State) EnsureUserID(now time.Time) (created bool) {
 }
 
 // Enabled returns the user's telemetry_enabled setting and whether it is set.
-func (s *State) Enabled() (enabled, set bool) {
-	return s.TelemetryEnabled != nil && *s.TelemetryEnabled, s.TelemetryEnabled != nil
-}
+func (s *State) Enabled() (on, set bool) { t := s.TelemetryEnabled; return t != nil && *t, t != nil }
 
 // SetEnabled records the user's telemetry_enabled setting.
 func (s *State) SetEnabled(on bool) { s.TelemetryEnabled = &on }

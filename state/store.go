@@ -17,6 +17,13 @@ import (
 	"gopkg.in/yaml.v3"
 )
 
+// DefaultApp is the folder name used under the XDG config home when the
+// caller names none.
+const DefaultApp = "idun"
+
+// FileName is the state file's name inside the application folder.
+const FileName = "config.yaml"
+
 // MaxFileSize bounds the state file: a larger one is unusable.
 const MaxFileSize = 1 << 20
 
@@ -40,22 +47,28 @@ type Store struct {
 // New returns a Store for the file at path; it touches nothing.
 func New(path string) *Store { return &Store{path: path, lockTimeout: 2 * time.Second} }
 
+// DefaultPath returns <XDG config home>/<app>/config.yaml, and creates
+// nothing. The config home follows github.com/adrg/xdg: $XDG_CONFIG_HOME
+// when it is an absolute path, else ~/.config on Unix, ~/Library/Application
+// Support on macOS and %LOCALAPPDATA% on Windows; on macOS and Windows
+// adrg/xdg reads the environment once, at start (tests call xdg.Reload).
+func DefaultPath(app string) string {
+	if app == "" {
+		app = DefaultApp
+	}
+	return filepath.Join(configHome(), app, FileName)
+}
+
 func (s *Store) beside(name string) string { return filepath.Join(filepath.Dir(s.path), name) }
 
 // Load reads and parses the state file (errors.Is(err, fs.ErrNotExist) when
 // there is none). The journal's counts are not in it: see Counts.
 func (s *Store) Load() (*State, error) {
-	st, _, err := s.read()
-	return st, err
-}
-
-func (s *Store) read() (*State, []byte, error) {
 	b, _, err := readFile(s.path, MaxFileSize)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	st, err := parse(s.path, b)
-	return st, b, err
+	return parse(s.path, b)
 }
 
 // Peek returns what a run needs to learn whether anything is due: from the
@@ -117,11 +130,12 @@ func (s *Store) change(ctx context.Context, fn func(*State) error, fold bool) er
 		return err
 	}
 	defer unlock()
-	st, old, err := s.read()
-	switch {
-	case errors.Is(err, fs.ErrNotExist):
-		st = &State{}
-	case err != nil:
+	old, _, err := readFile(s.path, MaxFileSize)
+	st := &State{}
+	if err == nil {
+		st, err = parse(s.path, old)
+	}
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return err
 	}
 	var consumed []string
@@ -138,7 +152,7 @@ func (s *Store) change(ctx context.Context, fn func(*State) error, fold bool) er
 	if out = withBrief(st.Brief(), out); bytes.Equal(out, old) {
 		return nil
 	}
-	if err := writeFile(s.path, out, true); err != nil {
+	if err := writeFile(s.path, out); err != nil {
 		return err
 	}
 	for _, name := range consumed {
@@ -153,25 +167,24 @@ func (s *Store) change(ctx context.Context, fn func(*State) error, fold bool) er
 func parse(path string, b []byte) (st *State, err error) {
 	defer func() {
 		if r := recover(); r != nil {
-			st, err = nil, unusable(path, fmt.Errorf("decoder panic: %v", r))
+			err = fmt.Errorf("decoder panic: %v", r)
+		}
+		if err != nil {
+			st, err = nil, unusable(path, err)
 		}
 	}()
 	var doc yaml.Node
-	if err := yaml.Unmarshal(b, &doc); err != nil {
-		return nil, unusable(path, err)
+	if err = yaml.Unmarshal(b, &doc); err != nil {
+		return nil, err
 	}
 	if doc.Kind != yaml.DocumentNode || len(doc.Content) != 1 || doc.Content[0].Kind != yaml.MappingNode {
-		return nil, unusable(path, errors.New("not a YAML mapping"))
+		return nil, errors.New("not a YAML mapping")
 	}
-	st = &State{}
-	if err := doc.Content[0].Decode(st); err != nil {
-		return nil, unusable(path, err)
+	st = &State{existed: true}
+	if err = doc.Content[0].Decode(st); err == nil {
+		err = st.validate()
 	}
-	if err := st.validate(); err != nil {
-		return nil, unusable(path, err)
-	}
-	st.existed = true
-	return st, nil
+	return st, err
 }
 
 // readFile reads a regular file of at most limit bytes, and what it found
@@ -186,8 +199,7 @@ func readFile(path string, limit int64) (b []byte, fi fs.FileInfo, err error) {
 		} else if err == nil && fi.Size() > limit {
 			err = fmt.Errorf("larger than %d bytes", limit)
 		} else if err == nil {
-			// Files are replaced by rename, never grown in place: the
-			// size read is the file's, and one read returns it.
+			// One read: files are replaced by rename, not grown in place.
 			b = make([]byte, fi.Size())
 			_, err = io.ReadFull(f, b)
 		}
@@ -198,11 +210,10 @@ func readFile(path string, limit int64) (b []byte, fi fs.FileInfo, err error) {
 	return b, fi, err
 }
 
-// writeFile replaces path with b through a temporary file renamed over it:
-// no reader and no killed process sees half a file. durable fsyncs first,
-// so a power loss cannot leave bytes that do not parse. A killed writer's
-// temporary file is removed by the next writer.
-func writeFile(path string, b []byte, durable bool) (err error) {
+// writeFile replaces path with b, fsynced, through a temporary file renamed
+// over it: no reader, killed process or power loss sees half a file. A
+// killed writer's temporary file is removed by the next writer.
+func writeFile(path string, b []byte) (err error) {
 	tmp := filepath.Join(filepath.Dir(path), "."+filepath.Base(path)+".tmp")
 	_ = removeFile(tmp)
 	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
@@ -213,7 +224,7 @@ func writeFile(path string, b []byte, durable bool) (err error) {
 	if err = f.Chmod(0o600); err == nil {
 		_, err = f.Write(b)
 	}
-	if err == nil && durable {
+	if err == nil {
 		synced()
 		err = f.Sync()
 	}
@@ -241,20 +252,18 @@ func (s *Store) lock(ctx context.Context) (unlock func(), err error) {
 	l := flock.New(s.path+".lock", flock.SetPermissions(0o600))
 	ctx, cancel := context.WithTimeout(ctx, s.lockTimeout)
 	defer cancel()
-	ok, err := poll(ctx, l.TryLock)
-	if err != nil {
-		return nil, fmt.Errorf("state: lock: %w", err)
-	}
-	if !ok {
+	if ok, err := poll(ctx, l.TryLock); !ok {
 		_ = l.Close()
+		if err != nil {
+			return nil, fmt.Errorf("state: lock: %w", err)
+		}
 		return nil, ErrLockTimeout
 	}
 	return func() { _ = l.Unlock() }, nil
 }
 
 // poll calls try until it succeeds, fails or ctx ends, backing off from 1
-// to 25 ms with jitter: dozens of waiters polling fast take the CPU the
-// holder needs.
+// to 25 ms with jitter: dozens of waiters polling fast starve the holder.
 func poll(ctx context.Context, try func() (bool, error)) (bool, error) {
 	delay := time.Millisecond
 	for {
