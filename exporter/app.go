@@ -83,8 +83,8 @@ func checkApp(name string) error {
 	}
 	// The sanitizer drops a key holding a risky word ("key", "text",
 	// "path"...): ask it rather than keep a copy of its list. DefaultApp's
-	// key is sent (TestFirstRunOnceAcrossRestarts sees it), and asking cost 0.04 ms of every
-	// New in a cold process, telemetry off too.
+	// key is sent (TestFirstRunOnceAcrossRestarts sees it); asking cost
+	// 0.04 ms of every New in a cold process, telemetry off too.
 	if name == DefaultApp {
 		return nil
 	}

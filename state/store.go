@@ -199,7 +199,8 @@ func readFile(path string, limit int64) (b []byte, fi fs.FileInfo, err error) {
 		} else if err == nil && fi.Size() > limit {
 			err = fmt.Errorf("larger than %d bytes", limit)
 		} else if err == nil {
-			// One read: files are replaced by rename, not grown in place.
+			// One read of fstat's size: config.yaml is replaced by rename,
+			// and a journal only grows, so its first size bytes are whole lines.
 			b = make([]byte, fi.Size())
 			_, err = io.ReadFull(f, b)
 		}
